@@ -1,0 +1,2 @@
+def main(argv=None):
+    raise SystemExit("keras-vision: CLI not built yet")
