@@ -1,0 +1,24 @@
+"""Family-agnostic building blocks (keras.ops, flax-compatible weight layouts)."""
+
+from keras_vision.layers.class_token import ClassToken
+from keras_vision.layers.flexi_patch_embedding import FlexiPatchEmbedding
+from keras_vision.layers.layer_norm import LayerNorm
+from keras_vision.layers.map_head import MAPHead
+from keras_vision.layers.mlp_block import MLPBlock
+from keras_vision.layers.multi_head_attention import MultiHeadAttention
+from keras_vision.layers.patch_embedding import PatchEmbedding
+from keras_vision.layers.pi_resize import bilinear_resize_matrix
+from keras_vision.layers.pi_resize import linear_resize_matrix
+from keras_vision.layers.pi_resize import pi_resize_matrices
+from keras_vision.layers.pi_resize import resample_patch_kernel
+from keras_vision.layers.pi_resize import resample_patch_kernel_ops
+from keras_vision.layers.pi_resize import resize_grid_ops
+from keras_vision.layers.posemb_utils import align_corners_resize_matrix
+from keras_vision.layers.posemb_utils import posemb_sincos_2d
+from keras_vision.layers.posemb_utils import resample_posemb_align_corners
+from keras_vision.layers.posemb_utils import resize_posemb_half_pixel
+from keras_vision.layers.position_embedding import PositionEmbedding
+from keras_vision.layers.sincos2d_position_embedding import SinCos2DPositionEmbedding
+from keras_vision.layers.stochastic_depth import StochasticDepth
+from keras_vision.layers.transformer_encoder_block import BLOCK_TYPES
+from keras_vision.layers.transformer_encoder_block import TransformerEncoderBlock
