@@ -1,0 +1,29 @@
+"""Losses with big_vision's names: plain `keras.ops` functions plus a Keras wrapper.
+
+`keras_vision.losses.get(name)` looks a loss up by name in the registry every
+loss module registers into (`register_loss`): classification (`softmax_xent`,
+`sigmoid_xent`, `weighted_softmax_xent`), distillation (`dist`) and the
+image-text contrastive losses.
+"""
+
+from keras_vision.losses import contrastive
+from keras_vision.losses.big_vision_loss import BigVisionLoss
+from keras_vision.losses.classification import sigmoid_xent
+from keras_vision.losses.classification import softmax_xent
+from keras_vision.losses.classification import weighted_softmax_xent
+from keras_vision.losses.distillation import DISTANCE_KINDS
+from keras_vision.losses.distillation import dist
+from keras_vision.losses.registry import get
+from keras_vision.losses.registry import register_loss
+from keras_vision.losses.registry import registered_losses
+
+# contrastive.py keeps its own name table; expose those names through `get` too
+# (register_loss is idempotent, so contrastive.py may also register itself).
+
+
+def _register_contrastive():
+    for name, fn in getattr(contrastive, "CONTRASTIVE_LOSSES", {}).items():
+        register_loss(name)(fn)
+
+
+_register_contrastive()

@@ -1,0 +1,66 @@
+"""Name -> loss function registry behind `keras_vision.losses.get(name)`.
+
+Recipes name their loss with big_vision's names (`config.loss = "sigmoid_xent"`);
+every loss module registers its functions here with `@register_loss(...)`, so
+`get` works for classification, distillation and contrastive losses alike.
+"""
+
+from keras_vision.api_export import keras_vision_export
+
+_LOSSES = {}
+
+
+@keras_vision_export("keras_vision.losses.register_loss")
+def register_loss(name, *aliases):
+    """Decorator registering a loss function under `name` (and `aliases`).
+
+    Registering the same function twice under a name is a no-op; registering a
+    different function under a taken name is an error (no silent override).
+
+    Args:
+        name: str, the big_vision name of the loss (e.g. "softmax_xent").
+        *aliases: further names for the same function.
+
+    Example:
+    >>> @register_loss("my_loss")
+    ... def my_loss(logits, labels, reduction=True): ...
+    """
+
+    def decorator(fn):
+        for key in (name, *aliases):
+            if not isinstance(key, str) or not key:
+                raise ValueError(f"Loss names must be non-empty strings, got {key!r}.")
+            previous = _LOSSES.get(key)
+            if previous is not None and previous is not fn:
+                raise ValueError(
+                    f"Loss name {key!r} is already registered to {previous!r}; "
+                    f"refusing to register {fn!r} under it."
+                )
+            _LOSSES[key] = fn
+        return fn
+
+    return decorator
+
+
+@keras_vision_export("keras_vision.losses.get")
+def get(name):
+    """Returns the loss function registered as `name` (callables pass through).
+
+    Args:
+        name: str (a registered name, e.g. "softmax_xent", "sigmoid_xent",
+            "weighted_softmax_xent", "dist") or a callable.
+
+    Example:
+    >>> loss_fn = keras_vision.losses.get("sigmoid_xent")
+    >>> loss = loss_fn(logits=logits, labels=labels)
+    """
+    if callable(name):
+        return name
+    if name not in _LOSSES:
+        raise ValueError(f"Unknown loss {name!r}; expected one of {registered_losses()}.")
+    return _LOSSES[name]
+
+
+def registered_losses():
+    """Sorted list of every registered loss name."""
+    return sorted(_LOSSES)
