@@ -1,0 +1,110 @@
+"""Data sources: `get_source(data_config)` -> a `Source` (one deterministic epoch).
+
+Names: "shapes", "digits" (embedded), "imagefolder", "image_text_csv",
+"image_text_jsonl", "tfrecord", a name added with `register_source`, and anything else
+is a TFDS dataset already prepared under `data_dir` (never downloaded).
+
+Example:
+>>> src = get_source(dict(name="imagefolder", data_dir="/data/flowers", split="all[:90%]"))
+>>> src.num_examples, src.class_names
+>>> ds = src.as_dataset(shuffle=True, seed=0)       # dicts: image (bytes), label, image/path
+"""
+
+import inspect
+
+from keras_vision.api_export import keras_vision_export
+from keras_vision.data.sources.source import Source
+
+_SOURCES = {}
+
+
+def register_source(name):
+    """Decorator: `factory(**data_config_without_name)` -> Source, used for `name`."""
+
+    def decorator(factory):
+        _SOURCES[name] = factory
+        return factory
+
+    return decorator
+
+
+def _embedded(name):
+    def factory(split="train", **kw):
+        from keras_vision.data.sources.embedded_source import EmbeddedSource
+
+        if name == "digits":
+            unknown = sorted(set(kw) - {"image_size"})
+            if unknown:
+                raise ValueError(
+                    f"digits: unknown data config keys {unknown}; digits takes name, split and image_size."
+                )
+        return EmbeddedSource(name, split, **kw)
+
+    return factory
+
+
+def _lazy(module, cls, **fixed):
+    def factory(**kw):
+        import importlib
+
+        klass = getattr(importlib.import_module(f"keras_vision.data.sources.{module}"), cls)
+        params = inspect.signature(klass.__init__).parameters
+        unknown = sorted(k for k in kw if k not in params)
+        if unknown:
+            known = [p for p in params if p not in ("self", "name", "format")]
+            raise ValueError(
+                f"{fixed.get('name', cls)}: unknown data config keys {unknown}; expected some of {known}."
+            )
+        return klass(**fixed, **kw)
+
+    return factory
+
+
+register_source("shapes")(_embedded("shapes"))
+register_source("digits")(_embedded("digits"))
+register_source("imagefolder")(_lazy("image_folder_source", "ImageFolderSource", name="imagefolder"))
+register_source("image_text_csv")(
+    _lazy("image_text_source", "ImageTextSource", name="image_text_csv", format="csv")
+)
+register_source("image_text_jsonl")(
+    _lazy("image_text_source", "ImageTextSource", name="image_text_jsonl", format="jsonl")
+)
+register_source("tfrecord")(_lazy("tfrecord_source", "TFRecordSource", name="tfrecord"))
+
+
+def known_sources():
+    """Names with a dedicated source (anything else is looked up in TFDS)."""
+    return sorted(_SOURCES)
+
+
+@keras_vision_export("keras_vision.data.get_source")
+def get_source(data_config):
+    """The `Source` described by a data config dict (big_vision's `config.input.data`).
+
+    Args:
+        data_config: a dict (or ConfigDict) with "name" and usually "split", plus the
+            source's own keys (see each source class); a `Source` is returned as is.
+
+    Example:
+    >>> get_source(dict(name="shapes", split="train[:1000]", image_size=32))
+    >>> get_source(dict(name="cifar10", split="train[:98%]", data_dir="~/tensorflow_datasets"))
+    """
+    if isinstance(data_config, Source):
+        return data_config
+    if isinstance(data_config, str):
+        data_config = {"name": data_config}
+    if not hasattr(data_config, "items") or "name" not in data_config:
+        raise ValueError(f"A data config is a dict with a 'name' (and 'split', ...), got {data_config!r}.")
+    config = {k: v for k, v in dict(data_config).items() if k != "name"}
+    name = data_config["name"]
+    if name in _SOURCES:
+        return _SOURCES[name](**config)
+    from keras_vision.data.sources.tfds_source import TFDSSource
+
+    unknown = sorted(set(config) - {"split", "data_dir", "skip_decode"})
+    if unknown:
+        raise ValueError(
+            f"Data {name!r} (TFDS): unknown data config keys {unknown}; TFDS sources take split, data_dir, "
+            f"skip_decode. keras_vision's own sources are {known_sources()}."
+        )
+    return TFDSSource(name, **config)
