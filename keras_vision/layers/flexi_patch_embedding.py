@@ -5,7 +5,8 @@ import numpy as np
 from keras import ops
 
 from keras_vision.api_export import keras_vision_export
-from keras_vision.layers.pi_resize import _pair, resample_patch_kernel_ops
+from keras_vision.layers._utils import to_pair
+from keras_vision.layers.pi_resize import resample_patch_kernel_ops
 
 
 @keras_vision_export("keras_vision.layers.FlexiPatchEmbedding")
@@ -52,7 +53,7 @@ class FlexiPatchEmbedding(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.hidden_dim = int(hidden_dim)
-        self.patch_size = _pair(patch_size, "patch_size")
+        self.patch_size = to_pair(patch_size, "patch_size")
         if kernel_initializer is None:
             kernel_initializer = keras.initializers.RandomNormal(stddev=float(1.0 / np.sqrt(self.hidden_dim)))
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -71,11 +72,11 @@ class FlexiPatchEmbedding(keras.layers.Layer):
 
     def resized_kernel(self, patch_size=None):
         """The kernel PI-resized to `patch_size` (the stored kernel when None or equal)."""
-        patch_size = self.patch_size if patch_size is None else _pair(patch_size, "patch_size")
+        patch_size = self.patch_size if patch_size is None else to_pair(patch_size, "patch_size")
         return resample_patch_kernel_ops(ops.convert_to_tensor(self.kernel), patch_size)
 
     def call(self, images, patch_size=None):
-        patch_size = self.patch_size if patch_size is None else _pair(patch_size, "patch_size")
+        patch_size = self.patch_size if patch_size is None else to_pair(patch_size, "patch_size")
         kernel = ops.cast(self.resized_kernel(patch_size), self.compute_dtype)
         x = ops.conv(images, kernel, strides=patch_size, padding="valid", data_format="channels_last")
         return x + ops.cast(self.bias, self.compute_dtype)
@@ -83,7 +84,7 @@ class FlexiPatchEmbedding(keras.layers.Layer):
     def compute_output_spec(self, images, patch_size=None):
         # Explicit, so `patch_size` stays a static Python value: JAX shape inference
         # would otherwise trace a (h, w) tuple argument.
-        ph, pw = self.patch_size if patch_size is None else _pair(patch_size, "patch_size")
+        ph, pw = self.patch_size if patch_size is None else to_pair(patch_size, "patch_size")
         b, h, w = images.shape[0], images.shape[1], images.shape[2]
         shape = (b, None if h is None else h // ph, None if w is None else w // pw, self.hidden_dim)
         return keras.KerasTensor(shape, dtype=self.compute_dtype)

@@ -29,15 +29,7 @@ import numpy as np
 from keras import ops
 
 from keras_vision.api_export import keras_vision_export
-
-
-def _pair(size, what):
-    if isinstance(size, (int, np.integer)):
-        return (int(size), int(size))
-    size = tuple(int(s) for s in size)
-    if len(size) != 2 or min(size) < 1:
-        raise ValueError(f"{what} must be an int or a (height, width) pair of positive ints, got {size}.")
-    return size
+from keras_vision.layers._utils import to_pair
 
 
 @keras_vision_export("keras_vision.layers.linear_resize_matrix")
@@ -87,7 +79,7 @@ def bilinear_resize_matrix(old_hw, new_hw, antialias=False):
         new_hw: int or (height, width) of the output grid.
         antialias: see `linear_resize_matrix`.
     """
-    (oh, ow), (nh, nw) = _pair(old_hw, "old_hw"), _pair(new_hw, "new_hw")
+    (oh, ow), (nh, nw) = to_pair(old_hw, "old_hw"), to_pair(new_hw, "new_hw")
     return np.kron(linear_resize_matrix(oh, nh, antialias), linear_resize_matrix(ow, nw, antialias))
 
 
@@ -109,7 +101,7 @@ def pi_resize_matrices(old_hw, new_hw):
 
     `new_kernel[:, :, c, d] = P_h @ kernel[:, :, c, d] @ P_w.T`. float64, cached, read-only.
     """
-    (oh, ow), (nh, nw) = _pair(old_hw, "old_hw"), _pair(new_hw, "new_hw")
+    (oh, ow), (nh, nw) = to_pair(old_hw, "old_hw"), to_pair(new_hw, "new_hw")
     return _pinv_transposed(oh, nh), _pinv_transposed(ow, nw)
 
 
@@ -138,7 +130,7 @@ def resample_patch_kernel(kernel_hwio, new_hw):
     kernel = np.asarray(kernel_hwio)
     if kernel.ndim != 4:
         raise ValueError(f"Expected a 4-D HWIO kernel, got shape {kernel.shape}.")
-    new_hw = _pair(new_hw, "new_hw")
+    new_hw = to_pair(new_hw, "new_hw")
     if tuple(kernel.shape[:2]) == new_hw:
         return kernel
     dtype = kernel.dtype if np.issubdtype(kernel.dtype, np.floating) else np.float32
@@ -158,7 +150,7 @@ def resample_patch_kernel_ops(kernel_hwio, new_hw):
         kernel_hwio: tensor (patch_h, patch_w, in_channels, out_channels) with static shape.
         new_hw: int or (height, width).
     """
-    new_hw = _pair(new_hw, "new_hw")
+    new_hw = to_pair(new_hw, "new_hw")
     old_hw = tuple(int(s) for s in kernel_hwio.shape[:2])
     if old_hw == new_hw:
         return kernel_hwio
@@ -182,7 +174,7 @@ def resize_grid_ops(x_bhwd, new_hw, antialias=True):
         new_hw: int or (height, width).
         antialias: bool.
     """
-    new_hw = _pair(new_hw, "new_hw")
+    new_hw = to_pair(new_hw, "new_hw")
     old_hw = tuple(int(s) for s in x_bhwd.shape[1:3])
     if old_hw == new_hw:
         return x_bhwd

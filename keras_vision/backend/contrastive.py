@@ -1,0 +1,42 @@
+"""Dispatch of the chunked SigLIP loss: the JAX ring under data parallelism, dense elsewhere."""
+
+import keras
+
+
+def active_data_parallel_mesh():
+    """Returns `(device_mesh, batch_axis_name)` of the active distribution, or None.
+
+    None unless the backend is JAX and a `keras.distribution` distribution with a
+    batch axis of more than one device is set (DataParallel, ModelParallel).
+    """
+    if keras.backend.backend() != "jax":
+        return None
+    dist = keras.distribution.distribution()
+    if dist is None:
+        return None
+    axis = getattr(dist, "batch_dim_name", None)
+    mesh = getattr(dist, "device_mesh", None)
+    if axis is None or mesh is None or axis not in mesh.axis_names:
+        return None
+    if mesh.shape[list(mesh.axis_names).index(axis)] < 2:
+        return None
+    return mesh, axis
+
+
+def chunked_sigmoid_loss(zimg, ztxt, t, b=None):
+    """SigLIP loss; ring-chunked over devices on JAX data parallelism, else dense.
+
+    Also falls back to the dense loss when the batch does not split evenly over
+    the data axis (e.g. a last partial evaluation batch).
+    """
+    active = active_data_parallel_mesh()
+    if active is not None:
+        mesh, axis = active
+        n = mesh.shape[list(mesh.axis_names).index(axis)]
+        if zimg.shape[0] is not None and zimg.shape[0] % n == 0:
+            from keras_vision.backend.jax import chunked_sigmoid_loss as ring
+
+            return ring.chunked_sigmoid_loss(zimg, ztxt, t, b, mesh=mesh, axis_name=axis)
+    from keras_vision.losses.contrastive import sigmoid_loss
+
+    return sigmoid_loss(zimg, ztxt, t, b)

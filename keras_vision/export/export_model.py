@@ -1,0 +1,218 @@
+"""`export(model | preset | workdir, path)`: one entry point for every SavedModel export."""
+
+import json
+import pathlib
+
+import keras
+
+from keras_vision.export._public import public
+from keras_vision.export.classifier_exporter import ClassifierExporter
+from keras_vision.export.errors import ExportError
+from keras_vision.export.two_tower_exporter import TwoTowerExporter
+from keras_vision.export.two_tower_exporter import tokenizer_kwargs_from_pp
+
+TASKS = ("classification", "two_tower")
+_TEXT_KEYS = ("max_len", "eos", "lower", "pad_value", "add_bos")
+
+
+def _is_two_tower(model):
+    return callable(getattr(model, "encode_image", None)) and callable(getattr(model, "encode_text", None))
+
+
+def _preset_source(source):
+    from keras_vision import presets
+
+    path = presets.resolve_preset(source)
+    model = presets.from_preset(path)
+    prep = presets.load_preprocessing(path)
+    metadata = {}
+    meta_file = pathlib.Path(path) / "metadata.json"
+    if meta_file.exists():
+        metadata = (json.loads(meta_file.read_text()).get("keras_vision") or {})
+    text = dict(prep.get("text") or {})
+    defaults = {
+        "pp": (prep.get("image") or {}).get("pp"),
+        "image_size": (prep.get("image") or {}).get("image_size"),
+        "class_names": prep.get("class_names"),
+        "prompt_templates": prep.get("prompt_templates"),
+        "activation": prep.get("activation"),
+        "tokenizer": text.pop("tokenizer", None),
+        "text": {k: v for k, v in text.items() if k in _TEXT_KEYS},
+    }
+    info = {"type": "preset", "path": str(path), "name": metadata.get("name"), "source": metadata.get("source")}
+    return model, defaults, info
+
+
+def _eval_settings(config):
+    """(image pp, text pp, class names, prompt templates) from a recipe config's evals."""
+    image_pp = text_pp = names = templates = None
+    for spec in (config.get("evals") or {}).values():
+        if not isinstance(spec, dict):
+            continue
+        image_pp = image_pp or spec.get("pp_fn") or spec.get("pp_img") or spec.get("pp")
+        text_pp = text_pp or spec.get("pp_txt")
+        if spec.get("class_names") is not None and names is None:
+            names, templates = spec.get("class_names"), spec.get("prompt_templates")
+    return image_pp, text_pp, names, templates
+
+
+def _resolve_names(names, config):
+    if names == "shapes":
+        from keras_vision.data import shapes
+
+        num = ((config.get("input") or {}).get("data") or {}).get("num_classes")
+        return list(shapes.class_names(num))
+    return None if names is None or isinstance(names, str) else list(names)
+
+
+def _data_class_names(data):
+    """Class names of a recipe's training data (None when the source does not know them)."""
+    name = data.get("name")
+    try:
+        if name == "shapes":
+            from keras_vision.data import shapes
+
+            return list(shapes.class_names(data.get("num_classes")))
+        if name == "digits":
+            from keras_vision.data import digits
+
+            return list(digits.CLASS_NAMES)
+        from keras_vision.data import get_source
+
+        names = getattr(get_source(dict(data)), "class_names", None)
+        return None if names is None else list(names)
+    except Exception:  # noqa: BLE001  (class names are optional: indices are used instead)
+        return None
+
+
+def _resolve_templates(templates):
+    if templates is None or not isinstance(templates, str):
+        return templates
+    from keras_vision.evaluators import zeroshot
+
+    if templates == "shapes":
+        return zeroshot.shapes_templates()
+    return list(zeroshot.PROMPT_TEMPLATES[templates])
+
+
+def _workdir_source(path, step):
+    from keras_vision.config import ConfigDict
+    from keras_vision.trainers import builders
+    from keras_vision.trainers.checkpoint_manager import CheckpointManager
+
+    with open(path / "config.json") as f:
+        config = ConfigDict(json.load(f))
+    model = builders.build_model(config)
+    ckpts = CheckpointManager(path / "checkpoints")
+    if ckpts.latest_step() is None:
+        raise ExportError(f"Workdir {str(path)!r} has no checkpoint to export yet.")
+    if step is not None and step not in ckpts.steps():
+        raise ExportError(f"No checkpoint for step {step} in {str(path)!r}; available steps: {ckpts.steps()}.")
+    info = ckpts.restore(model, step=step, weights_only=True)
+    image_pp, text_pp, names, templates = _eval_settings(config)
+    image_pp = image_pp or (config.get("input") or {}).get("pp")
+    text_pp = text_pp or ((config.get("input") or {}).get("pp") if _is_two_tower(model) else None)
+    names = _resolve_names(names, config)
+    if names is None and not _is_two_tower(model):
+        names = _data_class_names((config.get("input") or {}).get("data") or {})
+    defaults = {"pp": image_pp, "class_names": names, "prompt_templates": _resolve_templates(templates)}
+    if text_pp and _is_two_tower(model):
+        kwargs = tokenizer_kwargs_from_pp(text_pp)
+        model_path = kwargs.pop("model", None)
+        # Recipes that train their own vocabulary name it "{workdir}/....model".
+        defaults["tokenizer"] = None if model_path is None else str(model_path).replace("{workdir}", str(path))
+        defaults["text"] = {k: v for k, v in kwargs.items() if k in _TEXT_KEYS}
+    source = {"type": "workdir", "path": str(path), "step": info["step"],
+              "checkpoint": str(ckpts.path(info["step"])), "recipe": config.get("recipe")}
+    return model, defaults, source
+
+
+def load_source(source, step=None):
+    """(model, defaults, source info) for a keras.Model, preset name/folder, workdir or .keras file."""
+    if isinstance(source, keras.Model):
+        return source, {}, {"type": "model", "class": type(source).__name__}
+    path = pathlib.Path(str(source))
+    if path.is_dir() and (path / "saved_model.pb").exists():
+        raise ExportError(f"{str(path)!r} is already a SavedModel; give a model, preset or training workdir.")
+    if path.is_dir() and (path / "config.json").exists() and (path / "checkpoints").is_dir():
+        return _workdir_source(path, step)
+    if path.suffix == ".keras" and path.is_file():
+        return keras.saving.load_model(str(path), compile=False), {}, {"type": "keras_file", "path": str(path)}
+    try:
+        return _preset_source(source)
+    except Exception as e:
+        from keras_vision.presets import PresetError
+
+        if isinstance(e, PresetError) and not path.exists():
+            raise ExportError(
+                f"Cannot export {str(source)!r}: not a keras.Model, a training workdir (config.json + "
+                f"checkpoints/), a .keras file, a preset folder or a known preset name. {e}"
+            ) from None
+        raise
+
+
+@public("keras_vision.export.build_exporter")
+def build_exporter(source, *, task=None, pp=None, class_names=None, image_size=None, top_k=5, activation=None,
+                   tokenizer=None, text_pp=None, max_len=None, eos=None, lower=None, pad_value=None, add_bos=None,
+                   prompt_templates=None, platforms=None, step=None):
+    """The `ClassifierExporter` / `TwoTowerExporter` that `export` would use (same arguments)."""
+    model, defaults, info = load_source(source, step)
+    task = task or ("two_tower" if _is_two_tower(model) else "classification")
+    if task not in TASKS:
+        raise ExportError(f"Unknown task {task!r}; expected one of {TASKS}.")
+    pp = pp or defaults.get("pp")
+    if not pp:
+        raise ExportError(
+            "No eval pp string for the export: pass pp='decode|resize(H)|value_range(-1, 1)' (a preset keeps it "
+            "in preprocessing.json, a workdir in config.evals)."
+        )
+    common = dict(pp=pp, image_size=image_size or defaults.get("image_size"), top_k=top_k, platforms=platforms,
+                  source=info)
+    names = class_names if class_names is not None else defaults.get("class_names")
+    if task == "classification":
+        exporter = ClassifierExporter(model, class_names=names, activation=activation or defaults.get("activation")
+                                      or "softmax", **common)
+    else:
+        text = dict(defaults.get("text") or {})
+        if text_pp is not None:
+            kwargs = tokenizer_kwargs_from_pp(text_pp)
+            tokenizer = tokenizer or kwargs.pop("model", None)
+            text.update({k: v for k, v in kwargs.items() if k in _TEXT_KEYS})
+        explicit = dict(max_len=max_len, eos=eos, lower=lower, pad_value=pad_value, add_bos=add_bos)
+        text.update({k: v for k, v in explicit.items() if v is not None})
+        tokenizer = tokenizer or defaults.get("tokenizer")
+        exporter = TwoTowerExporter(
+            model, tokenizer=tokenizer, text_kwargs=text, class_names=names,
+            prompt_templates=prompt_templates or defaults.get("prompt_templates") or ("{}",),
+            activation=activation or defaults.get("activation"), **common)
+    return exporter
+
+
+@public("keras_vision.export.export")
+def export(source, path, *, verify=True, overwrite=False, **kwargs):
+    """Exports a model, a preset or a training workdir as a SavedModel; returns the manifest.
+
+    A preset brings its pp string, class names, tokenizer and prompt templates from
+    preprocessing.json; a workdir brings the model from its config.json, the weights
+    from its latest (or `step`) checkpoint and pp / class names / tokenizer from its
+    evals. Explicit arguments override both. The task is "two_tower" for models with
+    `encode_image` and `encode_text`, else "classification".
+
+    Args:
+        source: keras.Model, preset name or folder, workdir, or .keras file.
+        path: output folder (for TF Serving: MODEL_BASE/<version>, e.g. .../vit/1).
+        task: "classification" or "two_tower" (default: inferred).
+        pp, class_names, image_size, top_k, activation, platforms: see
+            `export_classifier` / `export_two_tower`.
+        tokenizer, text_pp, max_len, eos, lower, pad_value, add_bos, prompt_templates:
+            two-tower text settings (see `export_two_tower`).
+        step: checkpoint step of a workdir (default: the latest).
+        verify: run every signature against Keras and record the parity error.
+        overwrite: replace a non-empty `path`.
+
+    Example:
+    >>> keras_vision.export.export("runs/vit_shapes", "saved_models/vit_shapes/1")
+    >>> keras_vision.export.export("saved_models/presets/siglip_shapes", "saved_models/siglip/1",
+    ...                            platforms=("cpu", "cuda"))
+    """
+    return build_exporter(source, **kwargs).export(path, verify=verify, overwrite=overwrite)

@@ -1,0 +1,94 @@
+"""FlexiViT image classifier: a `FlexiViTBackbone` plus the big_vision `head` Dense."""
+
+from keras_vision.api_export import keras_vision_export
+from keras_vision.models.flexivit.flexivit_backbone import FlexiViTBackbone
+from keras_vision.models.vit.vit_image_classifier import ViTImageClassifier
+
+
+@keras_vision_export("keras_vision.models.FlexiViTImageClassifier")
+class FlexiViTImageClassifier(ViTImageClassifier):
+    """`ViTImageClassifier` on a `FlexiViTBackbone`, runnable at any patch size.
+
+    Same head, defaults, `compile()` and outputs as `ViTImageClassifier` (big_vision's
+    `proj.flexi.vit` has the same parameter names as `vit`). `with_patch_size(p)`
+    returns a classifier sharing the backbone's AND the head's weights at patch size `p`.
+
+    Args:
+        backbone: a `FlexiViTBackbone`.
+        num_classes, head_zeroinit, init_head_bias, activation, preprocessor,
+        head_dtype: as `ViTImageClassifier`.
+
+    Example:
+        >>> backbone = FlexiViTBackbone.from_variant("mu", image_shape=(32, 32, 3),
+        ...     patch_size=8, base_patch_size=8, posemb_grid_size=4)
+        >>> model = FlexiViTImageClassifier(backbone, num_classes=10)
+        >>> coarse = model.with_patch_size(16)   # 2x2 tokens, same weights
+        >>> coarse.predict(images)
+
+    Paper: "FlexiViT: One Model for All Patch Sizes" (https://arxiv.org/abs/2212.08013).
+    """
+
+    backbone_cls = FlexiViTBackbone
+
+    def __init__(
+        self,
+        backbone,
+        num_classes,
+        head_zeroinit=True,
+        init_head_bias=0.0,
+        activation=None,
+        preprocessor=None,
+        head_dtype=None,
+        _share_with=None,
+        **kwargs,
+    ):
+        if not isinstance(backbone, FlexiViTBackbone):
+            raise TypeError(f"FlexiViTImageClassifier needs a FlexiViTBackbone, got {type(backbone).__name__}.")
+        kwargs.setdefault("name", "flexivit_image_classifier")
+        if _share_with is None:
+            super().__init__(
+                backbone,
+                num_classes,
+                head_zeroinit=head_zeroinit,
+                init_head_bias=init_head_bias,
+                activation=activation,
+                preprocessor=preprocessor,
+                head_dtype=head_dtype,
+                **kwargs,
+            )
+            return
+        # A weight-sharing copy: the same head layer on the other-size backbone.
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self.head = _share_with.head
+        inputs = backbone.input
+        outputs = self.head(backbone(inputs)["pre_logits"])
+        # Skip ViTImageClassifier.__init__ (it would create a new head).
+        super(ViTImageClassifier, self).__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.num_classes = _share_with.num_classes
+        self.head_zeroinit = _share_with.head_zeroinit
+        self.init_head_bias = _share_with.init_head_bias
+        self.activation = _share_with.activation
+        self.head_dtype = _share_with.head_dtype
+
+    @property
+    def patch_size(self):
+        """The patch size this model runs at (its backbone's)."""
+        return self.backbone.patch_size
+
+    def with_patch_size(self, patch_size, image_shape=None, name=None):
+        """A classifier at another patch size (optionally resolution) sharing all weights.
+
+        Args:
+            patch_size: int or (h, w).
+            image_shape: optional (h, w, c); default this model's.
+            name: optional model name; default "<name>_p<h>x<w>".
+        """
+        backbone = self.backbone.with_patch_size(patch_size, image_shape=image_shape)
+        h, w = backbone.patch_size
+        return self.__class__(
+            backbone,
+            self.num_classes,
+            name=name or f"{self.name}_p{h}x{w}",
+            _share_with=self,
+        )

@@ -1,0 +1,77 @@
+"""`evaluate_run(target)`: run a config's evaluators on a trained workdir or a saved model."""
+
+import json
+import pathlib
+
+import keras
+
+from keras_vision.api_export import keras_vision_export
+from keras_vision.config import ConfigDict
+from keras_vision.config import ConfigError
+from keras_vision.trainers import builders
+from keras_vision.trainers.checkpoint_manager import CheckpointManager
+from keras_vision.trainers.recipe_trainer import CONFIG_NAME
+
+
+def _load_target(target, config, step):
+    """(model, config, step) for a workdir, a preset folder or a .keras file."""
+    path = pathlib.Path(target)
+    if path.is_dir() and (path / CONFIG_NAME).exists():  # a training workdir
+        with open(path / CONFIG_NAME) as f:
+            run_config = ConfigDict(json.load(f))
+        keras.utils.set_random_seed(int(run_config.get("seed", 0)))
+        model = builders.build_model(run_config)
+        ckpts = CheckpointManager(path / "checkpoints")
+        if ckpts.latest_step() is None:
+            raise ConfigError(f"Workdir {str(path)!r} has no checkpoint yet.")
+        if step is not None and step not in ckpts.steps():
+            raise ConfigError(f"No checkpoint for step {step} in {str(path)!r}; available steps: {ckpts.steps()}.")
+        info = ckpts.restore(model, step=step, weights_only=True)
+        return model, config or run_config, info["step"]
+    if path.suffix == ".keras" or path.is_dir():
+        if config is None:
+            raise ConfigError(f"{str(path)!r} is a saved model, not a workdir: give --recipe for its evaluators.")
+        model_config = ConfigDict(config)
+        model_config.model_init = str(path)
+        return builders.build_model(model_config), config, None
+    raise ConfigError(
+        f"{str(target)!r} is neither a workdir (a folder with {CONFIG_NAME}), a preset folder nor a .keras file."
+    )
+
+
+@keras_vision_export("keras_vision.trainers.evaluate_run")
+def evaluate_run(target, config=None, step=None, only=None, verbose=True):
+    """Runs the evaluators of `config.evals` on a trained model.
+
+    Args:
+        target: a training workdir (its config.json builds the model, the latest or
+            `step` checkpoint gives the weights), a KerasHub preset folder or a
+            `.keras` file (then `config` is required).
+        config: a recipe ConfigDict whose `evals` to run (default: the workdir's).
+        step: which checkpoint of a workdir (default: the latest).
+        only: names of the evals to run (default: all).
+        verbose: print each evaluator's results.
+
+    Returns:
+        {"step": checkpoint step or None, "results": {prefixed name: value}}.
+
+    Example:
+    >>> evaluate_run("runs/vit_shapes_local")["results"]["val/prec@1"]
+    """
+    from keras_vision import evaluators
+
+    model, config, step = _load_target(target, config, step)
+    config = ConfigDict(config)
+    known = list((config.get("evals") or {}).keys())
+    if only:
+        unknown = [n for n in only if n not in known]
+        if unknown:
+            raise ConfigError(f"Unknown eval(s) {unknown}; this config has: {', '.join(known) or '(none)'}.")
+        config.evals = {k: v for k, v in config.evals.items() if k in only}
+    if not config.get("evals"):
+        raise ConfigError("The config has no evals to run (config.evals is empty).")
+    specs = evaluators.from_config(config, total_steps=config.get("total_steps"))
+    callback = evaluators.EvaluatorCallback(specs, verbose=verbose)
+    callback.set_model(model)
+    results = callback.evaluate(step or 0)
+    return {"step": step, "results": results}
