@@ -9,7 +9,18 @@ import numpy as np
 import pytest
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
-SHARED_DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
+# Small real data (../shared/data beside the checkout, or $KERAS_VISION_SHARED_DATA).
+SHARED_DATA = pathlib.Path(
+    os.environ.get("KERAS_VISION_SHARED_DATA", pathlib.Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+
+
+def shared_data(relpath):
+    """Path of a file under SHARED_DATA; skips the calling test (with the path) if it is missing."""
+    path = SHARED_DATA / relpath
+    if not path.exists():
+        pytest.skip(f"shared test data missing: {path} (set KERAS_VISION_SHARED_DATA)")
+    return path
 
 
 @pytest.fixture

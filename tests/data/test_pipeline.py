@@ -135,9 +135,9 @@ def test_missing_path_and_unknown_op(tmp_path, image_folder):
 
 
 def test_tokenized_image_text_pipeline(tmp_path, write_image, random_image):
-    from tests.conftest import SHARED_DATA
+    from tests.conftest import shared_data
 
-    model = SHARED_DATA / "sentencepiece_test_assets" / "seqio_t5style_vocab26.model"
+    model = shared_data("sentencepiece_test_assets/seqio_t5style_vocab26.model")
     for i in range(4):
         write_image(tmp_path / f"{i}.png", random_image(5, 5, seed=i))
     (tmp_path / "c.csv").write_text(

@@ -11,7 +11,9 @@ ASSETS = SHARED_DATA / "sentencepiece_test_assets"
 T5_MODEL = ASSETS / "seqio_t5style_vocab26.model"  # pad=0, eos=1, unk=2
 UNIGRAM = ASSETS / "botchan_en_unigram_1000.model"  # unk=0, bos=1, eos=2, no pad
 
-pytestmark = pytest.mark.skipif(not T5_MODEL.exists(), reason="shared SentencePiece assets missing")
+pytestmark = pytest.mark.skipif(
+    not T5_MODEL.exists(), reason=f"shared test data missing: {T5_MODEL} (set KERAS_VISION_SHARED_DATA)"
+)
 
 
 def _expected(sp, text, max_len, eos, pad, lower=True):
