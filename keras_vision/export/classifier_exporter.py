@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vision.export._public import public
+from keras_vision.api_export import keras_vision_export
 from keras_vision.export import exporter as base
 from keras_vision.export.errors import ExportError
 
@@ -36,7 +36,7 @@ def infer_num_classes(model, image_size):
     return int(out.shape[-1])
 
 
-@public("keras_vision.export.ClassifierExporter")
+@keras_vision_export("keras_vision.export.ClassifierExporter")
 class ClassifierExporter(base.Exporter):
     """Exports an image classifier with these signatures (batch size is free in all):
 
@@ -175,7 +175,7 @@ class ClassifierExporter(base.Exporter):
         return {k: v.numpy() for k, v in self._head(tf.constant(logits, tf.float32)).items()}
 
 
-@public("keras_vision.export.export_classifier")
+@keras_vision_export("keras_vision.export.export_classifier")
 def export_classifier(model, path, *, pp, class_names=None, image_size=None, top_k=5, activation="softmax",
                       platforms=None, source=None, verify=True, overwrite=False):
     """Exports an image classifier as a SavedModel for TF Serving; returns the manifest.

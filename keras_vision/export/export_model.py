@@ -5,7 +5,7 @@ import pathlib
 
 import keras
 
-from keras_vision.export._public import public
+from keras_vision.api_export import keras_vision_export
 from keras_vision.export.classifier_exporter import ClassifierExporter
 from keras_vision.export.errors import ExportError
 from keras_vision.export.two_tower_exporter import TwoTowerExporter
@@ -151,7 +151,7 @@ def load_source(source, step=None):
         raise
 
 
-@public("keras_vision.export.build_exporter")
+@keras_vision_export("keras_vision.export.build_exporter")
 def build_exporter(source, *, task=None, pp=None, class_names=None, image_size=None, top_k=5, activation=None,
                    tokenizer=None, text_pp=None, max_len=None, eos=None, lower=None, pad_value=None, add_bos=None,
                    prompt_templates=None, platforms=None, step=None):
@@ -188,7 +188,7 @@ def build_exporter(source, *, task=None, pp=None, class_names=None, image_size=N
     return exporter
 
 
-@public("keras_vision.export.export")
+@keras_vision_export("keras_vision.export.export")
 def export(source, path, *, verify=True, overwrite=False, **kwargs):
     """Exports a model, a preset or a training workdir as a SavedModel; returns the manifest.
 

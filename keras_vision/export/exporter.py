@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vision.export._public import public
+from keras_vision.api_export import keras_vision_export
 from keras_vision.export import manifest as manifest_lib
 from keras_vision.export.errors import ExportError
 from keras_vision.export.serving_image_preprocessor import ServingImagePreprocessor
@@ -59,7 +59,7 @@ def directory_size(path):
     return total
 
 
-@public("keras_vision.export.Exporter")
+@keras_vision_export("keras_vision.export.Exporter")
 class Exporter:
     """Writes a SavedModel with named serving signatures for one Keras model.
 

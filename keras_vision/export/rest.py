@@ -4,7 +4,7 @@ import base64
 
 import numpy as np
 
-from keras_vision.export._public import public
+from keras_vision.api_export import keras_vision_export
 
 
 def _value(v):
@@ -17,7 +17,7 @@ def _value(v):
     return v
 
 
-@public("keras_vision.export.make_rest_request")
+@keras_vision_export("keras_vision.export.make_rest_request")
 def make_rest_request(inputs, signature_name=None, format="instances"):
     """The JSON body (a dict) of a TF Serving REST `:predict` call.
 

@@ -4,7 +4,7 @@ import os
 
 import tensorflow as tf
 
-from keras_vision.export._public import public
+from keras_vision.api_export import keras_vision_export
 
 EOS_MODES = ("none", "yes", "sticky")
 
@@ -37,7 +37,7 @@ class _EagerTokenizer:
         self.sp = sp
 
 
-@public("keras_vision.export.SentencePieceTextTokenizer")
+@keras_vision_export("keras_vision.export.SentencePieceTextTokenizer")
 class SentencePieceTextTokenizer(tf.Module):
     """Text -> fixed-length token ids in TensorFlow, as big_vision's `tokenize` pp op.
 

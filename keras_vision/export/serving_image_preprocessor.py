@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from keras_vision.export._public import public
+from keras_vision.api_export import keras_vision_export
 from keras_vision.export import pp_ops
 
 # Leading bytes (at an offset) of the formats `tf.io.decode_image` reads.
@@ -18,7 +18,7 @@ def _checked(tensor, checks):
         return tf.identity(tensor)
 
 
-@public("keras_vision.export.ServingImagePreprocessor")
+@keras_vision_export("keras_vision.export.ServingImagePreprocessor")
 class ServingImagePreprocessor:
     """Turns a recipe's eval pp string into TF functions for serving signatures.
 

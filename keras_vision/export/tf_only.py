@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from keras_vision.export._public import public
+from keras_vision.api_export import keras_vision_export
 
 CHECK_SCRIPT = pathlib.Path(__file__).with_name("tf_only_check.py")
 
@@ -33,7 +33,7 @@ def write_parity_bundle(exporter, folder, signatures=None):
     return folder / "inputs.npz", folder / "expected.npz"
 
 
-@public("keras_vision.export.run_tf_only_check")
+@keras_vision_export("keras_vision.export.run_tf_only_check")
 def run_tf_only_check(export_dir, inputs=None, expected=None, rest=(), no_keras=False, atol=1e-5, timeout=600):
     """Loads and serves `export_dir` in a new `python -I` process with a minimal environment
     in which jax, keras_hub and keras_vision cannot be imported (`no_keras`: keras

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from keras_vision.export import exporter as base
 from keras_vision.export import pp_ops
-from keras_vision.export._public import public
+from keras_vision.api_export import keras_vision_export
 from keras_vision.export.errors import ExportError
 from keras_vision.export.sentence_piece_text_tokenizer import SentencePieceTextTokenizer
 
@@ -57,7 +57,7 @@ def _vocab_size(model):
     return None
 
 
-@public("keras_vision.export.TwoTowerExporter")
+@keras_vision_export("keras_vision.export.TwoTowerExporter")
 class TwoTowerExporter(base.Exporter):
     """Exports an image-text model with these signatures (batch size free in all):
 
@@ -341,7 +341,7 @@ class TwoTowerExporter(base.Exporter):
         raise KeyError(f"Unknown signature {signature!r}.")
 
 
-@public("keras_vision.export.export_two_tower")
+@keras_vision_export("keras_vision.export.export_two_tower")
 def export_two_tower(model, path, *, pp, tokenizer, text_pp=None, max_len=None, eos="sticky", lower=True,
                      pad_value=0, add_bos=False, class_names=None, prompt_templates=("{}",), activation=None,
                      top_k=5, image_size=None, platforms=None, source=None, verify=True, overwrite=False):

@@ -11,6 +11,12 @@ from keras_vision.losses.big_vision_loss import BigVisionLoss
 from keras_vision.losses.classification import sigmoid_xent
 from keras_vision.losses.classification import softmax_xent
 from keras_vision.losses.classification import weighted_softmax_xent
+from keras_vision.losses.contrastive import bidirectional_contrastive_loss
+from keras_vision.losses.contrastive import contrastive_logit_stats
+from keras_vision.losses.contrastive import sigmoid_loss
+from keras_vision.losses.contrastive import sigmoid_loss_block
+from keras_vision.losses.contrastive import sigmoid_loss_chunked
+from keras_vision.losses.contrastive import softmax_contrastive_loss
 from keras_vision.losses.distillation import DISTANCE_KINDS
 from keras_vision.losses.distillation import dist
 from keras_vision.losses.registry import get

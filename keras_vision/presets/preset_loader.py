@@ -6,7 +6,7 @@ import pathlib
 import keras
 
 from keras_vision.presets import preset_format as fmt
-from keras_vision.presets._public import public
+from keras_vision.api_export import keras_vision_export
 from keras_vision.presets.preset_error import PresetError
 from keras_vision.presets.preset_registry import resolve_preset
 
@@ -38,7 +38,7 @@ def _is_subclass(cls, kind):
     return isinstance(cls, type) and issubclass(cls, getattr(keras_hub.models, kind))
 
 
-@public("keras_vision.presets.load_preprocessing")
+@keras_vision_export("keras_vision.presets.load_preprocessing")
 def load_preprocessing(preset):
     """preprocessing.json of a preset (name or folder) with the tokenizer path made absolute;
     {} when the preset has none (e.g. one written by KerasHub itself)."""
@@ -62,7 +62,7 @@ def _num_outputs(model):
     return None
 
 
-@public("keras_vision.presets.from_preset")
+@keras_vision_export("keras_vision.presets.from_preset")
 def from_preset(preset, load_weights=True, **kwargs):
     """Loads the model of a preset (a registered name or a preset folder).
 
@@ -140,7 +140,7 @@ def preset_summary(preset):
     return out
 
 
-@public("keras_vision.presets.load_tokenizer")
+@keras_vision_export("keras_vision.presets.load_tokenizer")
 def load_tokenizer(preset):
     """The preset's text tokenizer as a `keras_vision.export.SentencePieceTextTokenizer`
     (big_vision `tokenize` semantics: max_len, sticky EOS, pad value, lowercasing)."""

@@ -18,7 +18,7 @@ import os
 import pathlib
 
 from keras_vision.presets import preset_format as fmt
-from keras_vision.presets._public import public
+from keras_vision.api_export import keras_vision_export
 from keras_vision.presets.preset_error import PresetError
 
 _TABLES = {}
@@ -26,7 +26,7 @@ _SEARCH_DEPTH = 4
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-@public("keras_vision.presets.register_presets")
+@keras_vision_export("keras_vision.presets.register_presets")
 def register_presets(presets, family):
     """Adds `{name: {"path", "description", "source", ...}}` entries of a model family."""
     for name, entry in presets.items():
@@ -142,7 +142,7 @@ def _describe(entry):
     return out
 
 
-@public("keras_vision.presets.list_presets")
+@keras_vision_export("keras_vision.presets.list_presets")
 def list_presets():
     """All known presets: the family tables' entries and the preset folders found on the
     search path, as dicts with name, family, parameter_count, source, description,
@@ -168,7 +168,7 @@ def list_presets():
     return sorted(entries.values(), key=lambda e: (e["family"], e["name"]))
 
 
-@public("keras_vision.presets.get_preset")
+@keras_vision_export("keras_vision.presets.get_preset")
 def get_preset(name):
     """The `list_presets()` entry of `name` (PresetError listing the known names if none)."""
     presets = {p["name"]: p for p in list_presets()}
@@ -180,7 +180,7 @@ def get_preset(name):
     )
 
 
-@public("keras_vision.presets.resolve_preset")
+@keras_vision_export("keras_vision.presets.resolve_preset")
 def resolve_preset(preset):
     """Local folder of `preset` (a preset folder path or a registered name)."""
     path = pathlib.Path(os.path.expanduser(str(preset)))

@@ -9,7 +9,7 @@ import shutil
 import keras
 
 from keras_vision.presets import preset_format as fmt
-from keras_vision.presets._public import public
+from keras_vision.api_export import keras_vision_export
 from keras_vision.presets.preset_error import PresetError
 
 
@@ -100,7 +100,7 @@ def _image_size(model):
         return None
 
 
-@public("keras_vision.presets.save_preset")
+@keras_vision_export("keras_vision.presets.save_preset")
 def save_preset(model, preset_dir, metadata=None, *, pp=None, class_names=None, tokenizer=None, text=None,
                 prompt_templates=None, activation=None, image_size=None, name=None, overwrite=False):
     """Saves `model` and its preprocessing as a preset folder (KerasHub layout).
