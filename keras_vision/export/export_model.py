@@ -7,6 +7,7 @@ import keras
 
 from keras_vision.api_export import keras_vision_export
 from keras_vision.export.classifier_exporter import ClassifierExporter
+from keras_vision.config import ConfigError
 from keras_vision.export.errors import ExportError
 from keras_vision.export.two_tower_exporter import TwoTowerExporter
 from keras_vision.export.two_tower_exporter import tokenizer_kwargs_from_pp
@@ -96,19 +97,12 @@ def _resolve_templates(templates):
 
 
 def _workdir_source(path, step):
-    from keras_vision.config import ConfigDict
-    from keras_vision.trainers import builders
-    from keras_vision.trainers.checkpoint_manager import CheckpointManager
+    from keras_vision.trainers.run_loader import load_run
 
-    with open(path / "config.json") as f:
-        config = ConfigDict(json.load(f))
-    model = builders.build_model(config)
-    ckpts = CheckpointManager(path / "checkpoints")
-    if ckpts.latest_step() is None:
-        raise ExportError(f"Workdir {str(path)!r} has no checkpoint to export yet.")
-    if step is not None and step not in ckpts.steps():
-        raise ExportError(f"No checkpoint for step {step} in {str(path)!r}; available steps: {ckpts.steps()}.")
-    info = ckpts.restore(model, step=step, weights_only=True)
+    try:
+        model, config, info = load_run(path, step)
+    except ConfigError as e:
+        raise ExportError(str(e)) from None
     image_pp, text_pp, names, templates = _eval_settings(config)
     image_pp = image_pp or (config.get("input") or {}).get("pp")
     text_pp = text_pp or ((config.get("input") or {}).get("pp") if _is_two_tower(model) else None)
@@ -123,7 +117,7 @@ def _workdir_source(path, step):
         defaults["tokenizer"] = None if model_path is None else str(model_path).replace("{workdir}", str(path))
         defaults["text"] = {k: v for k, v in kwargs.items() if k in _TEXT_KEYS}
     source = {"type": "workdir", "path": str(path), "step": info["step"],
-              "checkpoint": str(ckpts.path(info["step"])), "recipe": config.get("recipe")}
+              "checkpoint": info["path"], "recipe": config.get("recipe")}
     return model, defaults, source
 
 

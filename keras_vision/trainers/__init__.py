@@ -20,6 +20,7 @@ from keras_vision.trainers.metrics_writer import MetricsWriter
 from keras_vision.trainers.metrics_writer import read_metrics
 from keras_vision.trainers.recipe_callback import RecipeCallback
 from keras_vision.trainers.recipe_evaluate import evaluate_run
+from keras_vision.trainers.run_loader import load_run
 from keras_vision.trainers.recipe_trainer import TrainResult
 from keras_vision.trainers.recipe_trainer import train
 from keras_vision.trainers.report import plot_metrics

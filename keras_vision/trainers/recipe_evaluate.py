@@ -1,32 +1,21 @@
 """`evaluate_run(target)`: run a config's evaluators on a trained workdir or a saved model."""
 
-import json
 import pathlib
-
-import keras
 
 from keras_vision.api_export import keras_vision_export
 from keras_vision.config import ConfigDict
 from keras_vision.config import ConfigError
 from keras_vision.trainers import builders
-from keras_vision.trainers.checkpoint_manager import CheckpointManager
-from keras_vision.trainers.recipe_trainer import CONFIG_NAME
+from keras_vision.trainers.run_loader import CONFIG_NAME
+from keras_vision.trainers.run_loader import is_run_dir
+from keras_vision.trainers.run_loader import load_run
 
 
 def _load_target(target, config, step):
     """(model, config, step) for a workdir, a preset folder or a .keras file."""
     path = pathlib.Path(target)
-    if path.is_dir() and (path / CONFIG_NAME).exists():  # a training workdir
-        with open(path / CONFIG_NAME) as f:
-            run_config = ConfigDict(json.load(f))
-        keras.utils.set_random_seed(int(run_config.get("seed", 0)))
-        model = builders.build_model(run_config)
-        ckpts = CheckpointManager(path / "checkpoints")
-        if ckpts.latest_step() is None:
-            raise ConfigError(f"Workdir {str(path)!r} has no checkpoint yet.")
-        if step is not None and step not in ckpts.steps():
-            raise ConfigError(f"No checkpoint for step {step} in {str(path)!r}; available steps: {ckpts.steps()}.")
-        info = ckpts.restore(model, step=step, weights_only=True)
+    if is_run_dir(path):
+        model, run_config, info = load_run(path, step)
         return model, config or run_config, info["step"]
     if path.suffix == ".keras" or path.is_dir():
         if config is None:

@@ -6,7 +6,6 @@ import pathlib
 import numpy as np
 import pytest
 
-from keras_vision import evaluators
 from keras_vision.config import ConfigDict
 from keras_vision.config import load_recipe
 from keras_vision.models.two_tower import prepare_image_text_run
