@@ -47,13 +47,14 @@ def run_tf_only_check(export_dir, inputs=None, expected=None, rest=(), no_keras=
             with `tf.load_op_library`, as the model server links them).
         atol: allowed max |served - expected| of float outputs.
     """
-    cmd = [sys.executable, "-I", str(CHECK_SCRIPT), str(export_dir), "--atol", str(atol)]
+    # The check runs in "/" (so nothing here shadows an installed module): absolute paths.
+    cmd = [sys.executable, "-I", str(CHECK_SCRIPT), os.path.abspath(export_dir), "--atol", str(atol)]
     if inputs is not None:
-        cmd += ["--inputs", str(inputs)]
+        cmd += ["--inputs", os.path.abspath(inputs)]
     if expected is not None:
-        cmd += ["--expected", str(expected)]
+        cmd += ["--expected", os.path.abspath(expected)]
     for sig, file in rest:
-        cmd += ["--rest", f"{sig}={file}"]
+        cmd += ["--rest", f"{sig}={os.path.abspath(file)}"]
     if no_keras:
         cmd.append("--no-keras")
     # A clean environment: nothing of this process (KERAS_BACKEND, PYTHONPATH, XLA flags) leaks in.

@@ -106,10 +106,13 @@ def test_saved_model_cli_lists_the_signatures(classifier_export):
     assert "outputs['top_k_class_names']" in out
 
 
-def test_serves_in_a_tensorflow_only_process(classifier_export, tmp_path):
+def test_serves_in_a_tensorflow_only_process(classifier_export, tmp_path, monkeypatch):
     """A separate `python -I` process that cannot import jax, keras_hub or keras_vision loads the
-    SavedModel, runs every signature and two TF Serving REST bodies, and matches Keras."""
+    SavedModel, runs every signature and two TF Serving REST bodies, and matches Keras.
+    Paths are given relative to the working directory, as `make demo` gives them."""
     model, exporter, path, _ = classifier_export
+    monkeypatch.chdir(tmp_path)
+    path = os.path.relpath(path)
     inputs, expected = kv_export.write_parity_bundle(exporter, tmp_path)
     imgs = H.images(seed=7)
     encoded = [H.encode(imgs[0], "JPEG"), H.encode(imgs[2], "PNG")]
@@ -128,8 +131,8 @@ def test_serves_in_a_tensorflow_only_process(classifier_export, tmp_path):
     bundle["rest:predict_images/logits"] = u8_logits
     np.savez(expected, **bundle)
     report = kv_export.run_tf_only_check(
-        path, inputs, expected, rest=[("serving_default", tmp_path / "rest_default.json"),
-                                      ("predict_images", tmp_path / "rest_u8.json")])
+        path, os.path.relpath(inputs), os.path.relpath(expected),
+        rest=[("serving_default", "rest_default.json"), ("predict_images", "rest_u8.json")])
     assert report["returncode"] == 0 and report["ok"], report
     assert report["hidden_modules_imported"] == []
     assert set(report["parity"]) == set(SIGNATURES)
