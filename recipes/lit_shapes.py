@@ -29,20 +29,20 @@ tower with 57.8% val accuracy after 1500 steps -> LiT zero-shot 57.8% after 400 
 features carry little colour or position, which the captions mostly describe.
 """
 
+from keras_vision import recipe_utils as ru
 from keras_vision.config import ConfigDict
 from keras_vision.config import parse_arg
 
 IMAGE_SIZE = 32
 MAX_LEN = 16
-SPM = "{workdir}/shapes_spm.model"
+SPM = ru.SHAPES_SPM
 # The vit_shapes architecture (recipes/vit_shapes.py default / runlocal modes).
 TOWER = dict(variant="mu/4", width=64, depth=4, mlp_dim=256, num_heads=4, pool_type="gap", posemb="sincos2d")
 TOWER_LOCAL = dict(TOWER, width=32, depth=1, mlp_dim=64, num_heads=2)
 
 
 def tokenize():
-    return (f"tokenize(max_len={MAX_LEN}, model='{SPM}', eos='sticky', pad_value=1, "
-            "inkey='texts', outkey='labels')")
+    return ru.tokenize_pp(MAX_LEN, SPM)
 
 
 def get_config(arg=None):
@@ -56,14 +56,13 @@ def get_config(arg=None):
     else:
         stage = "recipes/vit_shapes.py:" + ("runlocal" if arg.runlocal else f"steps={arg.img_steps}")
         c.pretrain = [dict(recipe=stage, workdir=tower_dir)]
-    c.sentencepiece = dict(path=SPM, data=dict(name="shapes", split="train[:3000]", image_size=IMAGE_SIZE),
-                           texts_key="texts", vocab_size=160, lower=True)
+    c.sentencepiece = ru.shapes_sentencepiece("train[:3000]", vocab_size=160, image_size=IMAGE_SIZE)
 
     c.input = dict(
         data=dict(name="shapes", split="train[:12000]", image_size=IMAGE_SIZE),
         batch_size=64,
         shuffle_buffer_size=5_000,
-        pp=f"value_range(-1, 1)|{tokenize()}|keep('image', 'labels')",
+        pp=ru.image_text_pp(tokenize()),
     )
     c.label_key = None
     c.total_steps = arg.steps
@@ -92,25 +91,9 @@ def get_config(arg=None):
     c.schedule = [("img/.*", None), (".*", dict(warmup_steps=50, decay_type="cosine"))]
 
     val = dict(name="shapes", split="val[:500]", image_size=IMAGE_SIZE)
-    c.evals = dict(
-        zeroshot=dict(type="zeroshot", data=val, pp_img="value_range(-1, 1)", pp_txt=tokenize(),
-                      class_names="shapes", prompt_templates="shapes", log_steps=arg.steps, batch_size=100),
-        retrieval=dict(type="retrieval", data=val, pp_img="value_range(-1, 1)", pp_txt=tokenize(),
-                       ks=(1, 5, 10), log_steps=arg.steps, batch_size=100),
-    )
+    c.evals = ru.shapes_image_text_evals(val, tokenize(), log_steps=arg.steps)
 
     if arg.runlocal:
-        c.sentencepiece.data.split = "train[:200]"
-        c.input.data.split = "train[:256]"
-        c.input.batch_size = 8
-        c.input.shuffle_buffer_size = 64
-        c.total_steps = 10
-        c.log_training_steps = 5
-        c.ckpt_steps = 10
-        c.schedule = [("img/.*", None), (".*", dict(warmup_steps=2, decay_type="cosine"))]
+        ru.shapes_captions_runlocal(c, image_size=IMAGE_SIZE)  # keeps the schedule's regexes
         c.model.text.update(width=32, depth=1, mlp_dim=64, num_heads=2)
-        for ev in c.evals.values():
-            ev.data = dict(name="shapes", split="val[:32]", image_size=IMAGE_SIZE)
-            ev.log_steps = 10
-            ev.batch_size = 16
     return c

@@ -31,6 +31,7 @@ Commands:
   keras-vision train recipes/siglip_b16_webli.py:data=webli,spm=/path/c4_en.model --workdir runs/siglip_b16
 """
 
+from keras_vision import recipe_utils as ru
 from keras_vision.config import ConfigDict
 from keras_vision.config import parse_arg
 
@@ -41,14 +42,13 @@ def get_config(arg=None):
     c = ConfigDict()
     c.seed = 0
     max_len = 64
-    tok = (f"tokenize(max_len={max_len}, model='{arg.spm}', eos='sticky', pad_value=1, "
-           "inkey='texts', outkey='labels')")
+    tok = ru.tokenize_pp(max_len, arg.spm)
 
     c.input = dict(
         data=dict(name=arg.data, split="train", data_dir=arg.data_dir or None),
         batch_size=arg.batch_size,
         shuffle_buffer_size=250_000,
-        pp=f"decode|resize({arg.res})|value_range(-1, 1)|{tok}|keep('image', 'labels')",
+        pp=ru.image_text_pp(tok, f"decode|resize({arg.res})|value_range(-1, 1)"),
     )
     c.label_key = None
     c.total_steps = int(arg.examples // arg.batch_size)
@@ -84,28 +84,14 @@ def get_config(arg=None):
     )
 
     if arg.runlocal:
-        spm = "{workdir}/shapes_spm.model"
-        tok = (f"tokenize(max_len=16, model='{spm}', eos='sticky', pad_value=1, "
-               "inkey='texts', outkey='labels')")
-        c.sentencepiece = dict(path=spm, data=dict(name="shapes", split="train[:200]"), texts_key="texts",
-                               vocab_size=128, lower=True)
-        c.input.data = dict(name="shapes", split="train[:256]")
-        c.input.pp = f"value_range(-1, 1)|{tok}|keep('image', 'labels')"
-        c.input.batch_size = 8
-        c.input.shuffle_buffer_size = 64
-        c.total_steps = 10
-        c.log_training_steps = 5
-        c.ckpt_steps = 10
-        c.schedule = dict(warmup_steps=2, decay_type="cosine")
+        tok = ru.shapes_image_text_runlocal(c, max_len=16)
         c.optax = dict()
         c.model.image = dict(variant="mu/8", pool_type="map", image_size=32)
         c.model.text = dict(variant="mu", vocab_size=128, seq_len=16)
         c.model.out_dim = (None, 32)
         val = dict(name="shapes", split="val[:32]")
         c.evals = dict(
-            disclf=dict(type="discriminative_classifier", data=val, pp_img="value_range(-1, 1)", pp_txt=tok,
-                        class_names="shapes", prompt_templates="shapes", log_steps=10, batch_size=16),
-            retrieval=dict(type="retrieval", data=val, pp_img="value_range(-1, 1)", pp_txt=tok,
-                           log_steps=10, batch_size=16),
+            disclf=ru.shapes_zeroshot_eval(val, tok, log_steps=10, batch_size=16, type="discriminative_classifier"),
+            retrieval=ru.shapes_retrieval_eval(val, tok, log_steps=10, batch_size=16),
         )
     return c

@@ -32,6 +32,7 @@ Commands:
       data_dir=/path/to/tfds,spm=/path/to/c4_en.model --workdir runs/siglip_lit_coco
 """
 
+from keras_vision import recipe_utils as ru
 from keras_vision.config import ConfigDict
 from keras_vision.config import parse_arg
 
@@ -43,14 +44,12 @@ def get_config(arg=None):
     c.seed = 0
 
     max_len = 16
-    tok = (f"tokenize(max_len={max_len}, model='{arg.spm}', eos='sticky', pad_value=1, "
-           "inkey='texts', outkey='labels')")
+    tok = ru.tokenize_pp(max_len, arg.spm)
     c.input = dict(
         data=dict(name="coco_captions", split="train", data_dir=arg.data_dir or None),
         batch_size=arg.batch_size,
         shuffle_buffer_size=50_000,
-        pp=("decode|resize(224)|flip_lr|randaug(2, 10)|value_range(-1, 1)"
-            f"|{tok}|keep('image', 'labels')"),
+        pp=ru.image_text_pp(tok, "decode|resize(224)|flip_lr|randaug(2, 10)|value_range(-1, 1)"),
     )
     c.label_key = None
     c.total_steps = arg.total_steps
@@ -86,23 +85,10 @@ def get_config(arg=None):
 
     if arg.runlocal:
         # Same structure on the embedded shapes world: tiny towers, a shapes vocabulary.
-        spm = "{workdir}/shapes_spm.model"
-        tok = (f"tokenize(max_len={max_len}, model='{spm}', eos='sticky', pad_value=1, "
-               "inkey='texts', outkey='labels')")
-        c.sentencepiece = dict(path=spm, data=dict(name="shapes", split="train[:200]"), texts_key="texts",
-                               vocab_size=128, lower=True)
-        c.input.data = dict(name="shapes", split="train[:256]")
-        c.input.pp = f"value_range(-1, 1)|{tok}|keep('image', 'labels')"
-        c.input.batch_size = 8
-        c.input.shuffle_buffer_size = 64
-        c.total_steps = 10
-        c.log_training_steps = 5
-        c.ckpt_steps = 10
-        c.schedule = [("img/.*", None), (".*", dict(decay_type="cosine", warmup_steps=2))]
+        tok = ru.shapes_image_text_runlocal(c, max_len=max_len)
         c.model.image = dict(variant="mu/8", pool_type="tok", head_zeroinit=False, image_size=32)
         c.model.text = dict(variant="mu", vocab_size=128, seq_len=max_len)
         c.model.out_dim = (32 if arg.img_head else None, 32)
-        c.evals = dict(retrieval=dict(
-            type="retrieval", data=dict(name="shapes", split="val[:32]"), pp_img="value_range(-1, 1)",
-            pp_txt=tok, log_steps=10, batch_size=16))
+        c.evals = dict(retrieval=ru.shapes_retrieval_eval(dict(name="shapes", split="val[:32]"), tok,
+                                                          log_steps=10, batch_size=16))
     return c

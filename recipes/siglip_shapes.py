@@ -34,17 +34,17 @@ before shape (zero-shot 0.14 after 700 steps at patch 4; colour zero-shot 0.94 t
 LiT (recipes/lit_shapes.py) fixes exactly that with a shape-aware locked tower.
 """
 
+from keras_vision import recipe_utils as ru
 from keras_vision.config import ConfigDict
 from keras_vision.config import parse_arg
 
 IMAGE_SIZE = 32
 MAX_LEN = 16
-SPM = "{workdir}/shapes_spm.model"
+SPM = ru.SHAPES_SPM
 
 
 def tokenize(inkey="texts"):
-    return (f"tokenize(max_len={MAX_LEN}, model='{SPM}', eos='sticky', pad_value=1, "
-            f"inkey='{inkey}', outkey='labels')")
+    return ru.tokenize_pp(MAX_LEN, SPM, inkey=inkey)
 
 
 def get_config(arg=None):
@@ -55,15 +55,14 @@ def get_config(arg=None):
     c.seed = 0
 
     # Trained at the start of the run (keras_vision.models.prepare_sentencepiece).
-    c.sentencepiece = dict(path=SPM, data=dict(name="shapes", split="train[:3000]", **world),
-                           texts_key="texts", vocab_size=160, lower=True)
+    c.sentencepiece = ru.shapes_sentencepiece("train[:3000]", vocab_size=160, **world)
 
     # No flip: captions say "left"/"right". A random caption of the 5 per image each time.
     c.input = dict(
         data=dict(name="shapes", split="train[:12000]", **world),
         batch_size=arg.batch,
         shuffle_buffer_size=5_000,
-        pp=f"value_range(-1, 1)|{tokenize()}|keep('image', 'labels')",
+        pp=ru.image_text_pp(tokenize()),
     )
     # The model's compute_loss sees {"image", "labels"} (no y split off).
     c.label_key = None
@@ -92,27 +91,11 @@ def get_config(arg=None):
     c.schedule = dict(warmup_steps=50, decay_type="cosine")
 
     val = dict(name="shapes", split="val[:500]", **world)
-    c.evals = dict(
-        zeroshot=dict(type="zeroshot", data=val, pp_img="value_range(-1, 1)", pp_txt=tokenize(),
-                      class_names="shapes", prompt_templates="shapes", log_steps=arg.steps, batch_size=100),
-        retrieval=dict(type="retrieval", data=val, pp_img="value_range(-1, 1)", pp_txt=tokenize(),
-                       ks=(1, 5, 10), log_steps=arg.steps, batch_size=100),
-    )
+    c.evals = ru.shapes_image_text_evals(val, tokenize(), log_steps=arg.steps)
 
     if arg.runlocal:
-        c.sentencepiece.data.split = "train[:200]"
-        c.input.data.split = "train[:256]"
-        c.input.batch_size = 8
-        c.input.shuffle_buffer_size = 64
-        c.total_steps = 10
-        c.log_training_steps = 5
-        c.ckpt_steps = 10
-        c.schedule = dict(warmup_steps=2, decay_type="cosine")
+        ru.shapes_captions_runlocal(c, **world)
         c.model.image.update(width=32, depth=1, mlp_dim=64, num_heads=2)
         c.model.text.update(width=32, depth=1, mlp_dim=64, num_heads=2)
         c.model.out_dim = (None, 32)
-        for ev in c.evals.values():
-            ev.data = dict(name="shapes", split="val[:32]", **world)
-            ev.log_steps = 10
-            ev.batch_size = 16
     return c
