@@ -84,7 +84,21 @@ def build_model(config):
     `model_init` may be a `.keras` file (the whole model), a big_vision `.npz` checkpoint
     (converted by `keras_vision.convert.load_big_vision`) or a KerasHub preset folder
     (a task preset is loaded whole; a backbone preset fills `model.backbone`).
+    `config.dtype_mm` (`keras_vision.distribution.model_build_scope`) applies to the
+    layers built here, `config.remat` (`keras_vision.distribution.apply_remat`) to the
+    built model.
     """
+    from keras_vision.distribution import apply_remat
+    from keras_vision.distribution import model_build_scope
+
+    with model_build_scope(config):
+        model = _build_model(config)
+    if config.get("remat"):
+        apply_remat(model, config.remat)
+    return model
+
+
+def _build_model(config):
     init = config.get("model_init")
     model_kwargs = dict(config.get("model") or {})
     if init and str(init).endswith(".keras"):

@@ -1,6 +1,7 @@
 """`train(config, workdir)`: runs a big_vision-style recipe with `model.fit`, resumably."""
 
 import collections
+import contextlib
 import json
 import math
 import os
@@ -13,6 +14,8 @@ from keras_vision.api_export import keras_vision_export
 from keras_vision.config import ConfigDict
 from keras_vision.config import ConfigError
 from keras_vision.config import get_steps
+from keras_vision.distribution import check_batch_size
+from keras_vision.distribution import make_distribution
 from keras_vision.trainers import builders
 from keras_vision.trainers import report
 from keras_vision.trainers.checkpoint_manager import CheckpointManager
@@ -113,6 +116,14 @@ def _prebuild(model, dataset):
     build(data_batch=batch)
 
 
+def describe_distribution(dist):
+    """"DataParallel mesh {'data': 8}" (None without a distribution)."""
+    if dist is None:
+        return None
+    mesh = dict(zip(dist.device_mesh.axis_names, (int(n) for n in dist.device_mesh.shape)))
+    return f"{type(dist).__name__} mesh {mesh}"
+
+
 def _resolve(obj, *args):
     return obj(*args) if callable(obj) and not isinstance(obj, keras.Model) else obj
 
@@ -135,6 +146,14 @@ def train(config, workdir, *, model=None, train_data=None, optimizer=None, evalu
     checkpoint and ends with the same weights as an uninterrupted run: seeds come from
     `config.seed`, the data pipeline restarts at the checkpoint's batch, and the
     dropout RNG state is part of the checkpoint.
+
+    Scale-out (JAX): `config.mesh` and `config.sharding_strategy` / `config.sharding_rules`
+    (see `keras_vision.distribution`) set a `keras.distribution` for the whole run: the
+    model and optimizer variables are created with their layouts and each batch is split
+    over the "data" mesh axis (the global batch must divide it; checked before training).
+    `config.remat` and `config.dtype_mm` apply while the model is built;
+    `config.multihost = True` calls `keras.distribution.initialize()` first. A `model`
+    passed already built keeps the layouts it was created with.
 
     Gradient accumulation (`config.grad_accum_steps = k`) splits each batch of
     `config.input.batch_size` into k micro-batches and averages their gradients. That
@@ -166,6 +185,16 @@ def train(config, workdir, *, model=None, train_data=None, optimizer=None, evalu
     """
     t_start = time.perf_counter()
     config = ConfigDict(config)
+    if config.get("multihost"):
+        # Before anything touches a device: joins this process to the other hosts'.
+        keras.distribution.initialize()
+    dist = make_distribution(config)
+    with dist.scope() if dist is not None else contextlib.nullcontext():
+        return _train(config, workdir, dist, t_start, model=model, train_data=train_data, optimizer=optimizer,
+                      evaluators=evaluators, callbacks=callbacks, verbose=verbose)
+
+
+def _train(config, workdir, dist, t_start, *, model, train_data, optimizer, evaluators, callbacks, verbose):
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     check_workdir_config(workdir, config, write=False)  # fail fast, write once all is built
@@ -177,6 +206,8 @@ def train(config, workdir, *, model=None, train_data=None, optimizer=None, evalu
     batch_size = int(config.input.batch_size) if "input" in config else int(config.get("batch_size", 0))
     if accum > 1 and batch_size % accum:
         raise ConfigError(f"input.batch_size={batch_size} is not divisible by grad_accum_steps={accum}.")
+    check_batch_size(dist, batch_size // accum,
+                     "input.batch_size" + (f" / grad_accum_steps = {batch_size // accum}" if accum > 1 else ""))
     num_examples = builders.num_train_examples(config) if train_data is None else None
     total_steps = builders.total_steps_of(config, num_examples)
     data_epoch = num_examples // batch_size if num_examples and batch_size else None
@@ -205,6 +236,8 @@ def train(config, workdir, *, model=None, train_data=None, optimizer=None, evalu
         x = next(iter(make_data(0)))[0]
         model(x)
     model.optimizer.build(model.trainable_variables)
+    if getattr(dist, "explicit_rules", False):
+        dist.check_rules_used(model)  # a typo in a regex must not silently replicate
 
     from keras_vision import evaluators as kv_evaluators
 
@@ -239,6 +272,7 @@ def train(config, workdir, *, model=None, train_data=None, optimizer=None, evalu
             f"{model.count_params():,} params | batch {batch_size}"
             + (f" ({accum} x {batch_size // accum})" if accum > 1 else "")
             + f" | {total_steps} steps"
+            + (f" | {describe_distribution(dist)}" if dist is not None else "")
             + (f" | resuming from step {start_step}" if info else "")
         )
 
@@ -271,6 +305,7 @@ def train(config, workdir, *, model=None, train_data=None, optimizer=None, evalu
         total_steps=total_steps, timings=timings,
         extra={"backend": keras.backend.backend(), "keras_version": keras.__version__,
                "num_params": int(model.count_params()),
+               "distribution": describe_distribution(dist),
                "error": str(error) if error else None,
                "checkpoints": ckpts.steps()},
     )
