@@ -20,5 +20,7 @@ from keras_vision.layers.posemb_utils import resize_posemb_half_pixel
 from keras_vision.layers.position_embedding import PositionEmbedding
 from keras_vision.layers.sincos2d_position_embedding import SinCos2DPositionEmbedding
 from keras_vision.layers.stochastic_depth import StochasticDepth
+from keras_vision.layers.transformer_encoder import apply_transformer_encoder
+from keras_vision.layers.transformer_encoder import make_transformer_encoder
 from keras_vision.layers.transformer_encoder_block import BLOCK_TYPES
 from keras_vision.layers.transformer_encoder_block import TransformerEncoderBlock

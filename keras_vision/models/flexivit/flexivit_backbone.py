@@ -1,19 +1,10 @@
 """FlexiViT backbone (big_vision `models/proj/flexi/vit.py`): one set of weights, any patch size."""
 
-import keras
-
 from keras_vision.api_export import keras_vision_export
-from keras_vision.layers import ClassToken
 from keras_vision.layers import FlexiPatchEmbedding
-from keras_vision.layers import LayerNorm
-from keras_vision.layers import MAPHead
-from keras_vision.layers import TransformerEncoderBlock
 from keras_vision.layers._utils import to_pair
-from keras_vision.layers.transformer_encoder_block import BLOCK_TYPES
 from keras_vision.models.flexivit.flexi_position_embedding import FlexiPositionEmbedding
 from keras_vision.models.flexivit.flexivit_variants import FLEXIVIT_VARIANTS
-from keras_vision.models.vit.vit_backbone import POOLINGS
-from keras_vision.models.vit.vit_backbone import POSITION_EMBEDDINGS
 from keras_vision.models.vit.vit_backbone import ViTBackbone
 from keras_vision.models.vit.vit_variants import decode_variant
 
@@ -88,6 +79,8 @@ class FlexiViTBackbone(ViTBackbone):
     (https://arxiv.org/abs/2212.08013).
     """
 
+    _RESOLUTION_HINT = "use `with_patch_size(p, image_shape=...)` for other resolutions (weights are shared)."
+
     def __init__(
         self,
         image_shape=(240, 240, 3),
@@ -112,118 +105,64 @@ class FlexiViTBackbone(ViTBackbone):
         _share_with=None,
         **kwargs,
     ):
-        image_shape = tuple(image_shape)
-        if len(image_shape) != 3 or any(d is None for d in image_shape):
-            raise ValueError(
-                f"FlexiViTBackbone needs a static image_shape (height, width, channels), got {image_shape}; "
-                "use `with_patch_size(p, image_shape=...)` for other resolutions (weights are shared)."
-            )
-        image_shape = tuple(int(d) for d in image_shape)
+        # === Config === (FlexiViT's own; ViTBackbone stores the rest)
         patch_size = to_pair(patch_size, "patch_size")
-        base_patch_size = patch_size if base_patch_size is None else to_pair(base_patch_size, "base_patch_size")
-        posemb_grid_size = to_pair(posemb_grid_size, "posemb_grid_size")
-        if pooling not in POOLINGS:
-            raise ValueError(f"Unknown pooling {pooling!r}; expected one of {POOLINGS}.")
-        if position_embedding not in POSITION_EMBEDDINGS:
-            raise ValueError(
-                f"Unknown position_embedding {position_embedding!r}; expected one of {POSITION_EMBEDDINGS}."
-            )
-        if block_type not in BLOCK_TYPES:
-            raise ValueError(f"Unknown block_type {block_type!r}; expected one of {BLOCK_TYPES}.")
-        grid = (image_shape[0] // patch_size[0], image_shape[1] // patch_size[1])
-        if min(grid) < 1:
-            raise ValueError(f"image_shape {image_shape} is smaller than patch_size {patch_size}.")
-        intermediate_dim = None if intermediate_dim is None else int(intermediate_dim)
-        representation_size = None if representation_size is None else int(representation_size)
+        self.base_patch_size = patch_size if base_patch_size is None else to_pair(base_patch_size, "base_patch_size")
+        self.posemb_grid_size = to_pair(posemb_grid_size, "posemb_grid_size")
+        self.position_embedding_antialias = bool(position_embedding_antialias)
 
         # === Layers ===
+        # A weight-sharing copy takes the very layer objects (in weight order), and
+        # `_make_layers` then creates none; ViTBackbone builds the graph at `patch_size`.
+        self._shares_layers = _share_with is not None
         if _share_with is not None:
             for attr in _SHARED:
                 setattr(self, attr, getattr(_share_with, attr))
-        else:
-            self.patch_embedding_layer = FlexiPatchEmbedding(
-                hidden_dim, base_patch_size, name="embedding", dtype=dtype
-            )
-            self.position_embedding = FlexiPositionEmbedding(
-                posemb_grid_size,
-                posemb=position_embedding,
-                antialias=position_embedding_antialias,
-                name="pos_embedding",
-                dtype=dtype,
-            )
-            self.class_token = ClassToken(name="cls", dtype=dtype) if pooling == "tok" else None
-            self.embedding_dropout = keras.layers.Dropout(dropout_rate, name="dropout", dtype=dtype)
-            self.encoder_blocks = [
-                TransformerEncoderBlock(
-                    num_heads,
-                    intermediate_dim=intermediate_dim,
-                    dropout_rate=dropout_rate,
-                    block_type=block_type,
-                    qk_norm=qk_norm,
-                    use_bias=use_bias,
-                    layer_norm_epsilon=layer_norm_epsilon,
-                    stochastic_depth_rate=stochastic_depth_rate * i / max(1, num_layers - 1),
-                    name=f"encoderblock_{i}",
-                    dtype=dtype,
-                )
-                for i in range(num_layers)
-            ]
-            self.encoder_norm = LayerNorm(layer_norm_epsilon, use_bias=use_bias, name="encoder_norm", dtype=dtype)
-            self.map_head = None
-            if pooling == "map":
-                self.map_head = MAPHead(
-                    num_heads,
-                    intermediate_dim=intermediate_dim,
-                    use_bias=use_bias,
-                    qk_norm=qk_norm,
-                    layer_norm_epsilon=layer_norm_epsilon,
-                    name="MAPHead_0",
-                    dtype=dtype,
-                )
-            self.pre_logits = None
-            if representation_size is not None:
-                self.pre_logits = keras.layers.Dense(
-                    representation_size, activation="tanh", name="pre_logits", dtype=dtype
-                )
-
-        # === Functional Model ===
-        # ViTBackbone._forward reads these; the graph is ViT's, at this patch size.
-        self.pooling = pooling
-        self.grid_size = grid
-        self._active_patch_size = patch_size
-        images = keras.Input(shape=image_shape, name="images")
-        out = self._forward(images)
-        outputs = {k: out[k] for k in ("pre_logits", "pre_logits_2d", "encoded")}
         kwargs.setdefault("name", "flexivit_backbone")
-        # Skip ViTBackbone.__init__ (it would build its own fixed-size layers).
-        super(ViTBackbone, self).__init__(inputs=images, outputs=outputs, dtype=dtype, **kwargs)
-
-        # === Config ===
-        self.image_shape = image_shape
-        self.patch_size = patch_size
-        self.base_patch_size = base_patch_size
-        self.posemb_grid_size = posemb_grid_size
-        self.position_embedding_antialias = bool(position_embedding_antialias)
-        self.hidden_dim = int(hidden_dim)
-        self.num_layers = int(num_layers)
-        self.num_heads = int(num_heads)
-        self.intermediate_dim = intermediate_dim
-        self.pooling = pooling
-        self.position_embedding_type = position_embedding
-        self.representation_size = representation_size
-        self.dropout_rate = float(dropout_rate)
-        self.block_type = block_type
-        self.qk_norm = bool(qk_norm)
-        self.use_bias = bool(use_bias)
-        self.layer_norm_epsilon = float(layer_norm_epsilon)
-        self.stochastic_depth_rate = float(stochastic_depth_rate)
+        super().__init__(
+            image_shape=image_shape,
+            patch_size=patch_size,
+            hidden_dim=hidden_dim,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            intermediate_dim=intermediate_dim,
+            pooling=pooling,
+            position_embedding=position_embedding,
+            representation_size=representation_size,
+            dropout_rate=dropout_rate,
+            block_type=block_type,
+            qk_norm=qk_norm,
+            use_bias=use_bias,
+            layer_norm_epsilon=layer_norm_epsilon,
+            stochastic_depth_rate=stochastic_depth_rate,
+            dtype=dtype,
+            **kwargs,
+        )
         if _share_with is not None:
             self._check_same_architecture(_share_with)
+
+    def _make_layers(self, dtype):
+        # A weight-sharing copy already holds its layers (set in __init__).
+        if not self._shares_layers:
+            super()._make_layers(dtype)
+
+    def _make_embeddings(self, dtype):
+        # The ViT's layers but for these two: a resizable kernel and position embedding.
+        self.patch_embedding_layer = FlexiPatchEmbedding(
+            self.hidden_dim, self.base_patch_size, name="embedding", dtype=dtype
+        )
+        self.position_embedding = FlexiPositionEmbedding(
+            self.posemb_grid_size,
+            posemb=self.position_embedding_type,
+            antialias=self.position_embedding_antialias,
+            name="pos_embedding",
+            dtype=dtype,
+        )
 
     @property
     def patch_embedding(self):
         """The shared `FlexiPatchEmbedding`, bound to this model's patch size when called."""
-        return _PatchEmbeddingAt(self.patch_embedding_layer, self._active_patch_size)
+        return _PatchEmbeddingAt(self.patch_embedding_layer, self.patch_size)
 
     def _check_same_architecture(self, other):
         mine, theirs = self.get_config(), other.get_config()

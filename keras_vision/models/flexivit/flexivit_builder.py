@@ -5,6 +5,7 @@ from keras_vision.models.flexivit.flexivit_backbone import FlexiViTBackbone
 from keras_vision.models.flexivit.flexivit_image_classifier import FlexiViTImageClassifier
 from keras_vision.models.registry import register_model
 from keras_vision.models.vit.vit_builder import vit_backbone_kwargs
+from keras_vision.models.vit.vit_builder import with_head
 
 # big_vision `proj.flexi.vit` defaults that differ from `vit`.
 FLEXI_DEFAULTS = dict(patch_size=(32, 32), posemb_size=(7, 7), pool_type="gap", image_size=240)
@@ -56,12 +57,4 @@ def build_flexivit(**kwargs):
         ...                pool_type="tok", num_classes=10, image_size=32, seqhw=4)
     """
     backbone_kwargs, head = flexivit_kwargs(**kwargs)
-    backbone = FlexiViTBackbone(**backbone_kwargs)
-    if not head["num_classes"]:
-        return backbone
-    return FlexiViTImageClassifier(
-        backbone,
-        num_classes=head["num_classes"],
-        head_zeroinit=head["head_zeroinit"],
-        init_head_bias=head["init_head_bias"],
-    )
+    return with_head(FlexiViTBackbone(**backbone_kwargs), head, FlexiViTImageClassifier)

@@ -13,16 +13,12 @@ from keras_vision.convert.registry import register_converter
 from keras_vision.layers.pi_resize import resample_patch_kernel
 from keras_vision.layers.posemb_utils import resample_posemb_align_corners
 from keras_vision.models.flexivit.flexivit_builder import build_flexivit
-from keras_vision.models.vit.vit_convert import infer_vit_kwargs
-from keras_vision.models.vit.vit_convert import load_vit_classifier_params
-from keras_vision.models.vit.vit_convert import load_vit_params
+from keras_vision.models.vit.vit_convert import converter_model_kwargs
+from keras_vision.models.vit.vit_convert import load_vit_model_params
 from keras_vision.models.vit.vit_convert import prepare_vit_params
-from keras_vision.models.vit.vit_variants import decode_variant
 
 KERNEL = "embedding/kernel"
 POSEMB = "pos_embedding"
-_SIZES = (("width", "hidden_dim"), ("depth", "num_layers"), ("mlp_dim", "intermediate_dim"),
-          ("num_heads", "num_heads"), ("patch_size", "patch_size"))
 
 
 def load_flexivit_params(model, params, dont_load=()):
@@ -41,11 +37,7 @@ def load_flexivit_params(model, params, dont_load=()):
         if params[POSEMB].shape[1] != grid[0] * grid[1]:
             # big_vision flexi `load`: vit.resample_posemb (align-corners) to the stored grid.
             params[POSEMB] = resample_posemb_align_corners(params[POSEMB], grid)
-    if hasattr(model, "head") and hasattr(model, "backbone"):
-        load_vit_classifier_params(model, params, dont_load=dont_load)
-    else:
-        load_vit_params(backbone, params, dont_load=dont_load, strict=True)
-    return model
+    return load_vit_model_params(model, params, dont_load=dont_load)
 
 
 @register_converter("proj.flexi.vit", "flexivit")
@@ -64,16 +56,6 @@ def convert_flexivit(params, config=None, image_shape=None, dont_load=(), **kwar
     if kwargs:
         raise ValueError(f"Unknown option(s) {sorted(kwargs)} for the 'proj.flexi.vit' converter; expected dont_load.")
     params = prepare_vit_params(params)
-    config = dict(config or {})
-    inferred = infer_vit_kwargs(params)
-    inferred.pop("image_size", None)  # a learned posemb grid says nothing about a FlexiViT's resolution
-    if config.get("variant"):
-        decoded = decode_variant(config["variant"])
-        for bv_name, name in _SIZES:
-            if name in decoded:
-                inferred.pop(bv_name, None)
-    if image_shape is not None:
-        config.pop("image_size", None)
-        config["image_shape"] = tuple(image_shape)
-    model = build_flexivit(**{**inferred, **config})
-    return load_flexivit_params(model, params, dont_load=dont_load)
+    # A learned posemb grid says nothing about a FlexiViT's resolution.
+    kwargs = converter_model_kwargs(params, config, image_shape, image_size_from_checkpoint=False)
+    return load_flexivit_params(build_flexivit(**kwargs), params, dont_load=dont_load)

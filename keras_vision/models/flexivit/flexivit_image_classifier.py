@@ -2,6 +2,7 @@
 
 from keras_vision.api_export import keras_vision_export
 from keras_vision.models.flexivit.flexivit_backbone import FlexiViTBackbone
+from keras_vision.models.vit.vit_image_classifier import HEAD_CONFIG
 from keras_vision.models.vit.vit_image_classifier import ViTImageClassifier
 
 
@@ -45,31 +46,14 @@ class FlexiViTImageClassifier(ViTImageClassifier):
         if not isinstance(backbone, FlexiViTBackbone):
             raise TypeError(f"FlexiViTImageClassifier needs a FlexiViTBackbone, got {type(backbone).__name__}.")
         kwargs.setdefault("name", "flexivit_image_classifier")
-        if _share_with is None:
-            super().__init__(
-                backbone,
-                num_classes,
-                head_zeroinit=head_zeroinit,
-                init_head_bias=init_head_bias,
-                activation=activation,
-                preprocessor=preprocessor,
-                head_dtype=head_dtype,
-                **kwargs,
-            )
+        if _share_with is not None:
+            # A weight-sharing copy: the same head layer on the other-size backbone.
+            config = {key: getattr(_share_with, key) for key in HEAD_CONFIG}
+            self._assemble(backbone, _share_with.head, preprocessor, config, **kwargs)
             return
-        # A weight-sharing copy: the same head layer on the other-size backbone.
-        self.backbone = backbone
-        self.preprocessor = preprocessor
-        self.head = _share_with.head
-        inputs = backbone.input
-        outputs = self.head(backbone(inputs)["pre_logits"])
-        # Skip ViTImageClassifier.__init__ (it would create a new head).
-        super(ViTImageClassifier, self).__init__(inputs=inputs, outputs=outputs, **kwargs)
-        self.num_classes = _share_with.num_classes
-        self.head_zeroinit = _share_with.head_zeroinit
-        self.init_head_bias = _share_with.init_head_bias
-        self.activation = _share_with.activation
-        self.head_dtype = _share_with.head_dtype
+        super().__init__(
+            backbone, num_classes, head_zeroinit, init_head_bias, activation, preprocessor, head_dtype, **kwargs
+        )
 
     @property
     def patch_size(self):

@@ -9,10 +9,11 @@ except ImportError:  # pragma: no cover - keras_hub is a dependency
     Backbone = keras.Model
 
 from keras_vision.api_export import keras_vision_export
-from keras_vision.layers import LayerNorm
 from keras_vision.layers import MAPHead
 from keras_vision.layers import PositionEmbedding
-from keras_vision.layers import TransformerEncoderBlock
+from keras_vision.layers import apply_transformer_encoder
+from keras_vision.layers import make_transformer_encoder
+from keras_vision.models._utils import select_intermediates
 
 POOLINGS = ("last", "first", "mean", "gap", "max", "gmp", "map")
 # Scope of the blocks and final norm: variable paths read like big_vision's
@@ -94,18 +95,14 @@ class TextTransformerBackbone(Backbone):
             grid_size=(1, int(sequence_length)), name="pos_embedding", dtype=dtype
         )
         self.embedding_dropout = keras.layers.Dropout(dropout_rate, name="dropout", dtype=dtype)
-        self.encoder_blocks = [
-            TransformerEncoderBlock(
-                num_heads,
-                intermediate_dim=intermediate_dim,
-                dropout_rate=dropout_rate,
-                layer_norm_epsilon=layer_norm_epsilon,
-                name=f"encoderblock_{i}",
-                dtype=dtype,
-            )
-            for i in range(num_layers)
-        ]
-        self.encoder_norm = LayerNorm(layer_norm_epsilon, name="encoder_norm", dtype=dtype)
+        self.encoder_blocks, self.encoder_norm = make_transformer_encoder(
+            num_layers,
+            num_heads,
+            intermediate_dim=intermediate_dim,
+            dropout_rate=dropout_rate,
+            layer_norm_epsilon=layer_norm_epsilon,
+            dtype=dtype,
+        )
         self.map_head = None
         if pooling == "map":
             self.map_head = MAPHead(
@@ -142,16 +139,15 @@ class TextTransformerBackbone(Backbone):
         x = out["embedded"] = self.token_embedding(token_ids)
         x = self.position_embedding(x)
         x = self.embedding_dropout(x, training=training)
-        with keras.name_scope(ENCODER_SCOPE):
-            for i, block in enumerate(self.encoder_blocks):
-                if intermediates:
-                    x, block_out = block(x, training=training, return_intermediates=True)
-                    for key, value in block_out.items():
-                        out[f"block{i:02d}/{key}"] = value
-                else:
-                    x = block(x, training=training)
-            out["pre_ln"] = x
-            x = out["transformed"] = self.encoder_norm(x)
+        x = out["transformed"] = apply_transformer_encoder(
+            x,
+            self.encoder_blocks,
+            self.encoder_norm,
+            scope=ENCODER_SCOPE,
+            training=training,
+            outputs=out,
+            intermediates=intermediates,
+        )
         if self.pooling == "last":
             pooled = x[:, -1]
         elif self.pooling == "first":
@@ -178,12 +174,7 @@ class TextTransformerBackbone(Backbone):
         """
         out = self._forward(ops.convert_to_tensor(token_ids, "int32"), training=training, intermediates=True)
         out["vocab_logits"] = self.vocab_logits(out["transformed"])
-        if names is None:
-            return out
-        unknown = sorted(set(names) - set(out))
-        if unknown:
-            raise ValueError(f"Unknown intermediate(s) {unknown}; expected some of {sorted(out)}.")
-        return {name: out[name] for name in names}
+        return select_intermediates(out, names)
 
     @classmethod
     def from_variant(cls, variant, **overrides):

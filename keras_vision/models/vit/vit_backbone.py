@@ -10,14 +10,15 @@ except ImportError:  # pragma: no cover - keras_hub is a dependency
 
 from keras_vision.api_export import keras_vision_export
 from keras_vision.layers import ClassToken
-from keras_vision.layers import LayerNorm
 from keras_vision.layers import MAPHead
 from keras_vision.layers import PatchEmbedding
 from keras_vision.layers import PositionEmbedding
 from keras_vision.layers import SinCos2DPositionEmbedding
-from keras_vision.layers import TransformerEncoderBlock
+from keras_vision.layers import apply_transformer_encoder
+from keras_vision.layers import make_transformer_encoder
 from keras_vision.layers._utils import to_pair
 from keras_vision.layers.transformer_encoder_block import BLOCK_TYPES
+from keras_vision.models._utils import select_intermediates
 from keras_vision.models.vit.vit_variants import decode_variant
 
 POOLINGS = ("gap", "tok", "map", "0", "none")
@@ -77,6 +78,9 @@ class ViTBackbone(Backbone):
     (https://arxiv.org/abs/2010.11929); "How to train your ViT?" (https://arxiv.org/abs/2106.10270).
     """
 
+    # The end of the "needs a static image_shape" error: how to get other resolutions.
+    _RESOLUTION_HINT = "build one model per resolution (see `with_image_shape`)."
+
     def __init__(
         self,
         image_shape=(224, 224, 3),
@@ -100,8 +104,8 @@ class ViTBackbone(Backbone):
         image_shape = tuple(image_shape)
         if len(image_shape) != 3 or any(d is None for d in image_shape):
             raise ValueError(
-                f"ViTBackbone needs a static image_shape (height, width, channels), got {image_shape}; "
-                "build one model per resolution (see `with_image_shape`)."
+                f"{type(self).__name__} needs a static image_shape (height, width, channels), got {image_shape}; "
+                f"{self._RESOLUTION_HINT}"
             )
         image_shape = tuple(int(d) for d in image_shape)
         patch_size = to_pair(patch_size, "patch_size")
@@ -123,72 +127,74 @@ class ViTBackbone(Backbone):
         grid = (image_shape[0] // patch_size[0], image_shape[1] // patch_size[1])
         if min(grid) < 1:
             raise ValueError(f"image_shape {image_shape} is smaller than patch_size {patch_size}.")
-        intermediate_dim = None if intermediate_dim is None else int(intermediate_dim)
-        representation_size = None if representation_size is None else int(representation_size)
-
-        # === Layers ===
-        self.patch_embedding = PatchEmbedding(hidden_dim, patch_size, name="embedding", dtype=dtype)
-        if position_embedding == "learn":
-            self.position_embedding = PositionEmbedding(grid_size=grid, name="pos_embedding", dtype=dtype)
-        else:
-            self.position_embedding = SinCos2DPositionEmbedding(grid_size=grid, name="pos_embedding", dtype=dtype)
-        self.class_token = ClassToken(name="cls", dtype=dtype) if pooling == "tok" else None
-        self.embedding_dropout = keras.layers.Dropout(dropout_rate, name="dropout", dtype=dtype)
-        self.encoder_blocks = [
-            TransformerEncoderBlock(
-                num_heads,
-                intermediate_dim=intermediate_dim,
-                dropout_rate=dropout_rate,
-                block_type=block_type,
-                qk_norm=qk_norm,
-                use_bias=use_bias,
-                layer_norm_epsilon=layer_norm_epsilon,
-                stochastic_depth_rate=stochastic_depth_rate * i / max(1, num_layers - 1),
-                name=f"encoderblock_{i}",
-                dtype=dtype,
-            )
-            for i in range(num_layers)
-        ]
-        self.encoder_norm = LayerNorm(layer_norm_epsilon, use_bias=use_bias, name="encoder_norm", dtype=dtype)
-        self.map_head = None
-        if pooling == "map":
-            self.map_head = MAPHead(
-                num_heads,
-                intermediate_dim=intermediate_dim,
-                use_bias=use_bias,
-                qk_norm=qk_norm,
-                layer_norm_epsilon=layer_norm_epsilon,
-                name="MAPHead_0",
-                dtype=dtype,
-            )
-        self.pre_logits = None
-        if representation_size is not None:
-            self.pre_logits = keras.layers.Dense(representation_size, activation="tanh", name="pre_logits", dtype=dtype)
-
-        # === Functional Model ===
-        self.pooling = pooling  # needed by _forward
-        self.grid_size = grid
-        images = keras.Input(shape=image_shape, name="images")
-        out = self._forward(images)
-        outputs = {k: out[k] for k in ("pre_logits", "pre_logits_2d", "encoded")}
-        super().__init__(inputs=images, outputs=outputs, dtype=dtype, **kwargs)
 
         # === Config ===
+        # Set before the layers: `_make_layers` (and subclasses' hooks) read it.
         self.image_shape = image_shape
         self.patch_size = patch_size
         self.hidden_dim = int(hidden_dim)
         self.num_layers = int(num_layers)
         self.num_heads = int(num_heads)
-        self.intermediate_dim = intermediate_dim
+        self.intermediate_dim = None if intermediate_dim is None else int(intermediate_dim)
         self.pooling = pooling
         self.position_embedding_type = position_embedding
-        self.representation_size = representation_size
+        self.representation_size = None if representation_size is None else int(representation_size)
         self.dropout_rate = float(dropout_rate)
         self.block_type = block_type
         self.qk_norm = bool(qk_norm)
         self.use_bias = bool(use_bias)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
         self.stochastic_depth_rate = float(stochastic_depth_rate)
+        self.grid_size = grid
+
+        # === Layers ===
+        self._make_layers(dtype)
+
+        # === Functional Model ===
+        images = keras.Input(shape=image_shape, name="images")
+        out = self._forward(images)
+        outputs = {k: out[k] for k in ("pre_logits", "pre_logits_2d", "encoded")}
+        super().__init__(inputs=images, outputs=outputs, dtype=dtype, **kwargs)
+
+    def _make_embeddings(self, dtype):
+        """Creates `patch_embedding` and `position_embedding` (the hook FlexiViT overrides)."""
+        self.patch_embedding = PatchEmbedding(self.hidden_dim, self.patch_size, name="embedding", dtype=dtype)
+        layer = PositionEmbedding if self.position_embedding_type == "learn" else SinCos2DPositionEmbedding
+        self.position_embedding = layer(grid_size=self.grid_size, name="pos_embedding", dtype=dtype)
+
+    def _make_layers(self, dtype):
+        """Creates every layer from the config attributes, in weight order."""
+        self._make_embeddings(dtype)
+        self.class_token = ClassToken(name="cls", dtype=dtype) if self.pooling == "tok" else None
+        self.embedding_dropout = keras.layers.Dropout(self.dropout_rate, name="dropout", dtype=dtype)
+        self.encoder_blocks, self.encoder_norm = make_transformer_encoder(
+            self.num_layers,
+            self.num_heads,
+            intermediate_dim=self.intermediate_dim,
+            dropout_rate=self.dropout_rate,
+            block_type=self.block_type,
+            qk_norm=self.qk_norm,
+            use_bias=self.use_bias,
+            layer_norm_epsilon=self.layer_norm_epsilon,
+            stochastic_depth_rate=self.stochastic_depth_rate,
+            dtype=dtype,
+        )
+        self.map_head = None
+        if self.pooling == "map":
+            self.map_head = MAPHead(
+                self.num_heads,
+                intermediate_dim=self.intermediate_dim,
+                use_bias=self.use_bias,
+                qk_norm=self.qk_norm,
+                layer_norm_epsilon=self.layer_norm_epsilon,
+                name="MAPHead_0",
+                dtype=dtype,
+            )
+        self.pre_logits = None
+        if self.representation_size is not None:
+            self.pre_logits = keras.layers.Dense(
+                self.representation_size, activation="tanh", name="pre_logits", dtype=dtype
+            )
 
     def _forward(self, images, training=None, intermediates=False):
         """The forward pass, shared by the functional graph and `get_intermediates`.
@@ -203,16 +209,16 @@ class ViTBackbone(Backbone):
         if self.class_token is not None:
             x = self.class_token(x)
         x = self.embedding_dropout(x, training=training)
-        with keras.name_scope(ENCODER_SCOPE):
-            for i, block in enumerate(self.encoder_blocks):
-                if intermediates:
-                    x, block_out = block(x, training=training, return_intermediates=True)
-                    for key, value in block_out.items():
-                        out[f"encoder/block{i:02d}/{key}"] = value
-                else:
-                    x = block(x, training=training)
-            out["encoder/pre_ln"] = x
-            encoded = out["encoded"] = self.encoder_norm(x)
+        encoded = out["encoded"] = apply_transformer_encoder(
+            x,
+            self.encoder_blocks,
+            self.encoder_norm,
+            scope=ENCODER_SCOPE,
+            training=training,
+            outputs=out,
+            intermediates=intermediates,
+            prefix="encoder/",
+        )
 
         tokens = encoded
         if self.pooling == "map":
@@ -252,13 +258,7 @@ class ViTBackbone(Backbone):
             dict name -> tensor.
         """
         images = ops.convert_to_tensor(images, dtype=self.compute_dtype)
-        out = self._forward(images, training=training, intermediates=True)
-        if names is None:
-            return out
-        unknown = sorted(set(names) - set(out))
-        if unknown:
-            raise ValueError(f"Unknown intermediate(s) {unknown}; expected some of {sorted(out)}.")
-        return {name: out[name] for name in names}
+        return select_intermediates(self._forward(images, training=training, intermediates=True), names)
 
     @classmethod
     def from_variant(cls, variant, **overrides):

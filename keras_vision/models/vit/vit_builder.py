@@ -100,12 +100,14 @@ def build_vit(**kwargs):
         >>> build_vit(variant="mu/8", pool_type="map", num_classes=10, image_size=32)
     """
     backbone_kwargs, head = vit_backbone_kwargs(**kwargs)
-    backbone = ViTBackbone(**backbone_kwargs)
+    return with_head(ViTBackbone(**backbone_kwargs), head, ViTImageClassifier)
+
+
+def with_head(backbone, head, classifier_cls):
+    """`classifier_cls(backbone, **head)`, or `backbone` alone when `head["num_classes"]` is falsy.
+
+    `head` is the head dict of `vit_backbone_kwargs` (num_classes, head_zeroinit, init_head_bias).
+    """
     if not head["num_classes"]:
         return backbone
-    return ViTImageClassifier(
-        backbone,
-        num_classes=head["num_classes"],
-        head_zeroinit=head["head_zeroinit"],
-        init_head_bias=head["init_head_bias"],
-    )
+    return classifier_cls(backbone, **head)

@@ -139,6 +139,50 @@ def infer_vit_kwargs(params):
     return kw
 
 
+def converter_model_kwargs(params, config=None, image_shape=None, image_size_from_checkpoint=True):
+    """Model kwargs for a ViT-family converter: `infer_vit_kwargs(params)` overridden by `config`.
+
+    A `variant` in `config` replaces the inferred sizes; `image_shape` (if given) wins
+    over `config`'s image_size. The resolution is read off a learned square position
+    embedding only with `image_size_from_checkpoint` and when neither sets one.
+
+    Args:
+        params: flat, prepared (`prepare_vit_params`) big_vision ViT dict.
+        config: big_vision `config.model` dict, or None.
+        image_shape: optional (h, w, c).
+        image_size_from_checkpoint: bool (False for FlexiViT: its stored grid says
+            nothing about the resolution).
+    """
+    config = dict(config or {})
+    inferred = infer_vit_kwargs(params)
+    if config.get("variant"):
+        decoded = decode_variant(config["variant"])
+        for bv_name, name in (("width", "hidden_dim"), ("depth", "num_layers"), ("mlp_dim", "intermediate_dim"),
+                              ("num_heads", "num_heads"), ("patch_size", "patch_size")):
+            if name in decoded:
+                inferred.pop(bv_name, None)
+    if (not image_size_from_checkpoint or image_shape is not None
+            or "image_shape" in config or "image_size" in config):
+        inferred.pop("image_size", None)
+    if image_shape is not None:
+        config.pop("image_size", None)
+        config["image_shape"] = tuple(image_shape)
+    return {**inferred, **config}
+
+
+def load_vit_model_params(model, params, dont_load=()):
+    """Loads a big_vision ViT param dict into a classifier (`backbone` + `head`) or a backbone.
+
+    Returns `model`.
+    """
+    backbone = getattr(model, "backbone", model)
+    if backbone is not model and getattr(model, "head", None) is not None:
+        load_vit_classifier_params(model, params, dont_load=dont_load)
+    else:
+        load_vit_params(backbone, params, dont_load=dont_load, strict=True)
+    return model
+
+
 @register_converter("vit")
 def convert_vit(params, config=None, image_shape=None, dont_load=(), **kwargs):
     """The "vit" converter of `keras_vision.convert.load_big_vision`.
@@ -149,25 +193,5 @@ def convert_vit(params, config=None, image_shape=None, dont_load=(), **kwargs):
     if kwargs:
         raise ValueError(f"Unknown option(s) {sorted(kwargs)} for the 'vit' converter; expected dont_load.")
     params = prepare_vit_params(params)
-    config = dict(config or {})
-    inferred = infer_vit_kwargs(params)
-    if config.get("variant"):
-        decoded = decode_variant(config["variant"])
-        for bv_name, name in (("width", "hidden_dim"), ("depth", "num_layers"), ("mlp_dim", "intermediate_dim"),
-                              ("num_heads", "num_heads"), ("patch_size", "patch_size")):
-            if name in decoded:
-                inferred.pop(bv_name, None)
-    if image_shape is not None or "image_shape" in config or "image_size" in config:
-        inferred.pop("image_size", None)
-    if image_shape is not None:
-        config.pop("image_size", None)
-        config["image_shape"] = tuple(image_shape)
-    kwargs = {**inferred, **config}
-    model = build_vit(**kwargs)
-    if getattr(model, "head", None) is not None and hasattr(model, "backbone"):
-        load_vit_classifier_params(model, params, dont_load=dont_load)
-    else:
-        load_vit_params(model, params, dont_load=dont_load, strict=True)
-    return model
-
-
+    model = build_vit(**converter_model_kwargs(params, config, image_shape))
+    return load_vit_model_params(model, params, dont_load=dont_load)

@@ -8,9 +8,12 @@ except ImportError:  # pragma: no cover - keras_hub is a dependency
     Task = keras.Model
 
 from keras_vision.api_export import keras_vision_export
+from keras_vision.models._utils import select_intermediates
 from keras_vision.models.vit.vit_backbone import ViTBackbone
 
 DEFAULT_LOSS = "softmax_xent"
+# Constructor arguments of the head, stored as attributes and in get_config.
+HEAD_CONFIG = ("num_classes", "head_zeroinit", "init_head_bias", "activation", "head_dtype")
 
 
 def _resolve_loss(loss):
@@ -75,22 +78,34 @@ class ViTImageClassifier(Task):
     ):
         if isinstance(num_classes, bool) or int(num_classes) < 1:
             raise ValueError(f"num_classes must be a positive int, got {num_classes!r}.")
-        head_dtype_arg = head_dtype
         # Logits in the variable dtype (float32 under "mixed_bfloat16"), as big_vision's
         # f32 head: the loss should not see bfloat16-rounded logits.
-        head_dtype = head_dtype or backbone.dtype_policy.variable_dtype
-
-        # === Layers ===
-        self.backbone = backbone
-        self.preprocessor = preprocessor
-        self.head = keras.layers.Dense(
+        head = keras.layers.Dense(
             int(num_classes),
             activation=activation,
             kernel_initializer="zeros" if head_zeroinit else "lecun_normal",
             bias_initializer=keras.initializers.Constant(float(init_head_bias)),
             name="head",
-            dtype=head_dtype,
+            dtype=head_dtype or backbone.dtype_policy.variable_dtype,
         )
+        config = dict(
+            num_classes=int(num_classes),
+            head_zeroinit=bool(head_zeroinit),
+            init_head_bias=float(init_head_bias),
+            activation=activation,
+            head_dtype=head_dtype,
+        )
+        self._assemble(backbone, head, preprocessor, config, **kwargs)
+
+    def _assemble(self, backbone, head, preprocessor, config, **kwargs):
+        """Builds the functional model backbone -> head and stores `config` (HEAD_CONFIG) as attributes.
+
+        FlexiViT's weight-sharing copies call it with an existing head.
+        """
+        # === Layers ===
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self.head = head
 
         # === Functional Model ===
         inputs = backbone.input
@@ -99,11 +114,8 @@ class ViTImageClassifier(Task):
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         # === Config ===
-        self.num_classes = int(num_classes)
-        self.head_zeroinit = bool(head_zeroinit)
-        self.init_head_bias = float(init_head_bias)
-        self.activation = activation
-        self.head_dtype = head_dtype_arg
+        for key in HEAD_CONFIG:
+            setattr(self, key, config[key])
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """`keras.Model.compile` with defaults; loss names of `keras_vision.losses` work directly."""
@@ -127,12 +139,7 @@ class ViTImageClassifier(Task):
         out = self.backbone.get_intermediates(images, training=training)
         out["logits"] = self.head(out["pre_logits"])
         out["logits_2d"] = self.head(out["pre_logits_2d"])
-        if names is None:
-            return out
-        unknown = sorted(set(names) - set(out))
-        if unknown:
-            raise ValueError(f"Unknown intermediate(s) {unknown}; expected some of {sorted(out)}.")
-        return {name: out[name] for name in names}
+        return select_intermediates(out, names)
 
     def get_config(self):
         config = super().get_config()
