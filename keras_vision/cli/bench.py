@@ -1,0 +1,224 @@
+"""`keras-vision bench {vit,two_tower,pipeline,matmul,scaling,contrastive} ...`: speed and memory figures.
+
+Every subcommand prints a table and, with `--json PATH`, writes the full record
+(machine, config, per-step times, medians); `--json -` prints the JSON instead of the
+table. Figures are medians after warm-up; no test asserts on them.
+"""
+
+import json
+import os
+import sys
+
+from keras_vision.cli import common
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        "bench",
+        help="benchmarks: ViT train/infer vs native JAX, two-tower losses, input pipeline, matmul peak, scaling",
+        description=(
+            "Speed and memory benchmarks. `bench vit` times Keras' ViT training step and inference against the "
+            "same ViT written in jax.numpy, in one process, and reports MFU against a matmul peak measured in the "
+            "same run. See docs/performance.md."
+        ),
+        epilog="example: keras-vision bench vit --variant S/16 --res 224 --batch 8 --json vit_s16.json",
+    )
+    sub = p.add_subparsers(dest="bench", metavar="BENCH", required=True)
+
+    v = sub.add_parser("vit", help="ViT train step / inference: Keras vs native JAX, MFU, memory")
+    v.add_argument("--variant", default="S/16", help="big_vision ViT variant (default S/16)")
+    v.add_argument("--res", type=int, default=224, help="image resolution (default 224)")
+    v.add_argument("--batch", type=int, default=8, help="batch size (default 8)")
+    v.add_argument("--mode", choices=("train", "infer", "both"), default="train")
+    v.add_argument("--baseline", default="native",
+                   help="comma-separated baselines: native (the jax.numpy ViT, default), native_vjp (the same "
+                        "with the custom-VJP LayerNorm), or none")
+    v.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
+    v.add_argument("--pool", default="gap", help="big_vision pool_type: gap (default) or tok")
+    v.add_argument("--num-classes", type=int, default=1000)
+    v.add_argument("--warmup", type=int, default=2, help="untimed steps (the first compiles)")
+    v.add_argument("--steps", type=int, default=3, help="timed steps per implementation per round")
+    v.add_argument("--rounds", type=int, default=3, help="interleaved rounds (Keras, native, matmul peak)")
+    v.add_argument("--matmul-n", type=int, default=None, help="peak matmul size (default 2048 CPU, 8192 GPU)")
+    v.add_argument("--no-check", action="store_true", help="skip the native-vs-Keras logits check")
+    _common_flags(v)
+    v.set_defaults(func=_run_vit)
+
+    t = sub.add_parser("two_tower", help="two-tower train step: dense vs chunked sigmoid loss")
+    t.add_argument("--image-variant", default="mu/8")
+    t.add_argument("--text-variant", default="mu")
+    t.add_argument("--res", type=int, default=32)
+    t.add_argument("--seq-len", type=int, default=16)
+    t.add_argument("--vocab-size", type=int, default=1000)
+    t.add_argument("--out-dim", type=int, default=64)
+    t.add_argument("--batch", type=int, default=32)
+    t.add_argument("--devices", type=int, default=None,
+                   help="data-parallel devices (on CPU simulated via XLA_FLAGS; default: all visible)")
+    t.add_argument("--loss", choices=("sigmoid", "sigmoid_chunked", "both"), default="both")
+    t.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
+    t.add_argument("--warmup", type=int, default=2)
+    t.add_argument("--steps", type=int, default=3)
+    t.add_argument("--rounds", type=int, default=2)
+    _common_flags(t)
+    t.set_defaults(func=_run_two_tower)
+
+    pp = sub.add_parser("pipeline", help="examples/s of a recipe's training input pipeline (no model)")
+    common.add_recipe_argument(pp)
+    pp.add_argument("--batch", type=int, default=None, help="override input.batch_size")
+    pp.add_argument("--batches", type=int, default=20, help="timed batches")
+    pp.add_argument("--warmup", type=int, default=2)
+    _common_flags(pp, backend=False)
+    pp.set_defaults(func=_run_pipeline)
+
+    m = sub.add_parser("matmul", help="jitted (n, n) @ (n, n) matmul rate (the MFU denominator)")
+    m.add_argument("--n", type=int, default=None, help="matrix size (default 2048 CPU, 8192 GPU)")
+    m.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
+    m.add_argument("--repeats", type=int, default=10)
+    _common_flags(m, backend=False)
+    m.set_defaults(func=_run_matmul)
+
+    s = sub.add_parser("scaling", help="train step time and memory per device vs device count (JAX)")
+    s.add_argument("--model", default="vit")
+    s.add_argument("--variant", default="mu/8")
+    s.add_argument("--devices", default="1,2,4,8", help="comma-separated device counts")
+    s.add_argument("--layout", default="data", help="data, fsdp or fsdp_tp")
+    s.add_argument("--batch", type=int, default=16)
+    s.add_argument("--res", type=int, default=32)
+    s.add_argument("--steps", type=int, default=5)
+    s.add_argument("--warmup", type=int, default=2)
+    _common_flags(s, backend=False)
+    s.set_defaults(func=_run_scaling)
+
+    c = sub.add_parser("contrastive", help="chunked vs dense SigLIP loss alone (value+grad) vs batch size (JAX)")
+    c.add_argument("--batch-sizes", default="256,1024,4096", help="comma-separated global batch sizes")
+    c.add_argument("--dim", type=int, default=256)
+    c.add_argument("--devices", type=int, default=8, help="simulated CPU devices (set before JAX starts)")
+    c.add_argument("--repeats", type=int, default=3)
+    _common_flags(c, backend=False)
+    c.set_defaults(func=_run_contrastive)
+
+
+def _common_flags(parser, backend=True):
+    parser.add_argument("--json", metavar="PATH", help="write the full record as JSON ('-': print it instead)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    if backend:
+        parser.add_argument("--backend", dest="bench_backend", choices=("jax", "tensorflow", "torch"),
+                            help="Keras backend for the Keras model (same as `keras-vision --backend`)")
+
+
+def _set_backend(args):
+    backend = getattr(args, "bench_backend", None)
+    if not backend:
+        os.environ.setdefault("KERAS_BACKEND", "jax")
+        return
+    if "keras" in sys.modules:
+        import keras
+
+        if keras.backend.backend() != backend:
+            raise common.UsageError(f"Keras is already loaded with backend {keras.backend.backend()!r}; "
+                                    f"use `keras-vision --backend {backend} bench ...`.")
+    os.environ["KERAS_BACKEND"] = backend
+
+
+def _set_device_count(n):
+    """Simulated CPU devices: XLA reads the flag once, when JAX starts."""
+    if not n or n <= 1:
+        return
+    if "jax" in sys.modules:
+        import jax
+
+        if jax.device_count() < n and jax.default_backend() == "cpu":
+            raise common.UsageError(f"JAX already started with {jax.device_count()} device(s); set "
+                                    f"XLA_FLAGS=--xla_force_host_platform_device_count={n} before running.")
+        return
+    flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if "xla_force_host_platform_device_count" not in f]
+    os.environ["XLA_FLAGS"] = " ".join(flags + [f"--xla_force_host_platform_device_count={n}"])
+
+
+def _log(args):
+    return (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
+
+
+def _emit(args, record, table):
+    if args.json == "-":
+        print(json.dumps(record, indent=1))
+        return 0
+    print(table)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(record, f, indent=1)
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
+def _run_vit(args):
+    _set_backend(args)
+    from keras_vision.bench.vit_bench import format_vit_table
+    from keras_vision.bench.vit_bench import run_vit_bench
+
+    modes = ("train", "infer") if args.mode == "both" else (args.mode,)
+    record = run_vit_bench(
+        args.variant, args.res, args.batch, modes=modes, baseline=None if args.baseline == "none" else args.baseline,
+        dtype=args.dtype, pooling=args.pool, num_classes=args.num_classes, warmup=args.warmup, steps=args.steps,
+        rounds=args.rounds, matmul_n=args.matmul_n, check=not args.no_check, log=_log(args),
+    )
+    return _emit(args, record, format_vit_table(record))
+
+
+def _run_two_tower(args):
+    _set_backend(args)
+    _set_device_count(args.devices)
+    from keras_vision.bench.two_tower_bench import LOSSES
+    from keras_vision.bench.two_tower_bench import format_two_tower_table
+    from keras_vision.bench.two_tower_bench import run_two_tower_bench
+
+    record = run_two_tower_bench(
+        args.image_variant, args.text_variant, args.res, args.seq_len, args.vocab_size, args.out_dim, args.batch,
+        devices=args.devices, losses=LOSSES if args.loss == "both" else (args.loss,), warmup=args.warmup,
+        steps=args.steps, rounds=args.rounds, dtype=args.dtype, log=_log(args),
+    )
+    return _emit(args, record, format_two_tower_table(record))
+
+
+def _run_pipeline(args):
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    from keras_vision.bench.pipeline_bench import format_pipeline_table
+    from keras_vision.bench.pipeline_bench import run_pipeline_bench
+
+    record = run_pipeline_bench(args.recipe, args.overrides, batch_size=args.batch, batches=args.batches,
+                                warmup=args.warmup, log=_log(args))
+    return _emit(args, record, format_pipeline_table(record))
+
+
+def _run_matmul(args):
+    from keras_vision.bench import timing
+
+    peak = timing.MatmulPeak(n=args.n, dtype=args.dtype)
+    peak.sample(args.repeats)
+    record = dict(matmul_peak=peak.result(), machine=timing.machine_info())
+    r = record["matmul_peak"]
+    table = (f"jax jitted {r['n']}x{r['n']} {r['dtype']} matmul on {r['device']}: median {r['gflops']:.1f} GFLOP/s, "
+             f"max {r['gflops_max']:.1f} GFLOP/s ({r['samples']} samples)")
+    return _emit(args, record, table)
+
+
+def _run_scaling(args):
+    try:
+        from keras_vision.bench.scaling import format_scaling_table
+        from keras_vision.bench.scaling import run_scaling
+    except ImportError as e:
+        raise common.UsageError(f"`bench scaling` needs keras_vision.bench.scaling, which is not available ({e}).")
+    counts = tuple(int(c) for c in args.devices.split(",") if c)
+    records = run_scaling(model=args.model, variant=args.variant, device_counts=counts, batch_size=args.batch,
+                          steps=args.steps, warmup=args.warmup, layout=args.layout, image_size=args.res)
+    return _emit(args, dict(records=records), format_scaling_table(records))
+
+
+def _run_contrastive(args):
+    _set_device_count(args.devices)
+    from keras_vision.bench.contrastive import benchmark_chunked_sigmoid_loss
+    from keras_vision.bench.contrastive import format_rows
+
+    sizes = tuple(int(b) for b in args.batch_sizes.split(",") if b)
+    rows = benchmark_chunked_sigmoid_loss(sizes, dim=args.dim, repeats=args.repeats)
+    return _emit(args, dict(rows=rows), format_rows(rows))
