@@ -328,6 +328,6 @@ def format_vit_table(record):
                          if "mfu_backend_peak" in r)
         lines.append(f"{bp['backend']} matmul peak (keras.ops.matmul) {bp['gflops']:.1f} GFLOP/s; "
                      f"Keras MFU against it: {mfus}")
-    lines.append(f"analytic GFLOP/step: " + ", ".join(
+    lines.append("analytic GFLOP/step: " + ", ".join(
         f"{m} {record['flops'][f'{m}_step'] / 1e9:.1f}" for m in cfg["modes"]))
     return "\n".join(lines)
