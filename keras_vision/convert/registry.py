@@ -1,6 +1,7 @@
 """`load_big_vision(...)`: reads a big_vision checkpoint and dispatches to the family's converter."""
 
 from keras_vision.api_export import keras_vision_export
+from keras_vision.name_registry import register_names
 from keras_vision.convert.checkpoint import read_checkpoint
 from keras_vision.convert.checkpoint import select_prefix
 from keras_vision.convert.checkpoint import split_path_and_prefix
@@ -24,12 +25,7 @@ def register_converter(model_name, *aliases):
     """
 
     def decorator(fn):
-        for key in (model_name, *aliases):
-            previous = _CONVERTERS.get(key)
-            if previous is not None and previous is not fn:
-                raise ValueError(f"A converter for {key!r} is already registered ({previous!r}).")
-            _CONVERTERS[key] = fn
-        return fn
+        return register_names(_CONVERTERS, "Converter name", (model_name, *aliases), fn)
 
     return decorator
 

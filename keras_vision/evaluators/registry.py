@@ -9,6 +9,7 @@ import importlib
 import pkgutil
 
 from keras_vision.api_export import keras_vision_export
+from keras_vision.name_registry import register_names
 
 _REGISTRY = {}
 _imported_all = False
@@ -28,12 +29,9 @@ def register(*names):
         raise ValueError("register() needs at least one type name.")
 
     def decorator(cls):
-        for name in names:
-            old = _REGISTRY.get(name)
-            if old is not None and old.__qualname__ != cls.__qualname__:
-                raise ValueError(f"Evaluator type {name!r} is already registered to {old.__qualname__}.")
-            _REGISTRY[name] = cls
-        return cls
+        # A class re-defined by a re-import is the same evaluator.
+        return register_names(_REGISTRY, "Evaluator type", names, cls,
+                              same=lambda old, new: old.__qualname__ == new.__qualname__)
 
     return decorator
 

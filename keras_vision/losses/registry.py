@@ -6,6 +6,7 @@ every loss module registers its functions here with `@register_loss(...)`, so
 """
 
 from keras_vision.api_export import keras_vision_export
+from keras_vision.name_registry import register_names
 
 _LOSSES = {}
 
@@ -27,17 +28,7 @@ def register_loss(name, *aliases):
     """
 
     def decorator(fn):
-        for key in (name, *aliases):
-            if not isinstance(key, str) or not key:
-                raise ValueError(f"Loss names must be non-empty strings, got {key!r}.")
-            previous = _LOSSES.get(key)
-            if previous is not None and previous is not fn:
-                raise ValueError(
-                    f"Loss name {key!r} is already registered to {previous!r}; "
-                    f"refusing to register {fn!r} under it."
-                )
-            _LOSSES[key] = fn
-        return fn
+        return register_names(_LOSSES, "Loss name", (name, *aliases), fn)
 
     return decorator
 

@@ -9,6 +9,7 @@ import importlib
 import pkgutil
 
 from keras_vision.api_export import keras_vision_export
+from keras_vision.name_registry import register_names
 
 _BUILDERS = {}
 # module name -> the exception its import raised (shown when a name is not found).
@@ -62,12 +63,7 @@ def register_model(name, *aliases):
     """
 
     def decorator(builder):
-        for key in (name, *aliases):
-            previous = _BUILDERS.get(key)
-            if previous is not None and previous is not builder:
-                raise ValueError(f"Model name {key!r} is already registered to {previous!r}.")
-            _BUILDERS[key] = builder
-        return builder
+        return register_names(_BUILDERS, "Model name", (name, *aliases), builder)
 
     return decorator
 

@@ -54,15 +54,14 @@ def load_teacher(spec):
             spec = {"init": str(spec)}
         spec = dict(spec)
         init = spec.get("init")
-        from keras_vision.trainers.recipe_trainer import CONFIG_NAME
+        from keras_vision.trainers.run_loader import is_run_dir
+        from keras_vision.trainers.run_loader import load_run
 
         if spec.get("recipe"):  # train the teacher first when its workdir holds no run yet
             train_teacher(spec["recipe"], init)
 
-        if init and (pathlib.Path(init) / CONFIG_NAME).exists():  # a training workdir
-            from keras_vision.trainers.recipe_evaluate import _load_target
-
-            teacher = _load_target(init, None, spec.get("step"))[0]
+        if init and is_run_dir(init):  # a training workdir
+            teacher = load_run(init, spec.get("step"))[0]
         elif init or spec.get("model_name"):
             from keras_vision.trainers import builders
 

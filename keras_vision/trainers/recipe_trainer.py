@@ -25,9 +25,9 @@ from keras_vision.trainers.metrics_writer import MetricsWriter
 from keras_vision.trainers.progress_printer import ProgressPrinter
 from keras_vision.trainers.recipe_callback import RecipeCallback
 from keras_vision.trainers.recipe_callback import RunState
+from keras_vision.trainers.run_loader import CONFIG_NAME
 from keras_vision.trainers.trainer_registry import make_trainer
 
-CONFIG_NAME = "config.json"
 
 TrainResult = collections.namedtuple("TrainResult", ["model", "summary", "workdir"])
 

@@ -157,10 +157,8 @@ def _merge(inferred, given, size_keys):
     return out
 
 
-
 def _source_model(init):
     """A Keras model from a run directory, a `.keras` file, a preset folder or a big_vision npz."""
-    import json
     import pathlib
 
     import keras
@@ -173,15 +171,10 @@ def _source_model(init):
 
         return load_big_vision(str(init), model="vit")
     if (path / "config.json").exists() and (path / "checkpoints").is_dir():
-        # A keras_vision run directory: rebuild its model, restore its last checkpoint.
-        from keras_vision.models.registry import build_model
-        from keras_vision.trainers.checkpoint_manager import CheckpointManager
+        # A keras_vision run directory: its model with the last checkpoint's weights.
+        from keras_vision.trainers.run_loader import load_run
 
-        config = json.loads((path / "config.json").read_text())
-        model = build_model(config["model_name"], **dict(config.get("model") or {}))
-        if not CheckpointManager(path / "checkpoints").restore(model, weights_only=True):
-            raise ConversionError(f"Run directory {str(path)!r} has no checkpoint to initialise from.")
-        return model
+        return load_run(path)[0]
     if (path / "config.json").exists():
         import keras_hub
 
