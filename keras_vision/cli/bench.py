@@ -5,6 +5,7 @@ Every subcommand prints a table and, with `--json PATH`, writes the full record
 table. Figures are medians after warm-up; no test asserts on them.
 """
 
+import argparse
 import json
 import os
 import sys
@@ -80,7 +81,7 @@ def register(subparsers):
     s = sub.add_parser("scaling", help="train step time and memory per device vs device count (JAX)")
     s.add_argument("--model", default="vit")
     s.add_argument("--variant", default="mu/8")
-    s.add_argument("--devices", default="1,2,4,8", help="comma-separated device counts")
+    s.add_argument("--devices", type=_device_counts, default=(1, 2, 4, 8), help="comma-separated device counts")
     s.add_argument("--layout", default="data", help="data, fsdp or fsdp_tp")
     s.add_argument("--batch", type=int, default=16)
     s.add_argument("--res", type=int, default=32)
@@ -202,14 +203,22 @@ def _run_matmul(args):
     return _emit(args, record, table)
 
 
-def _run_scaling(args):
+def _device_counts(text):
+    """argparse type of `--devices 1,2,4,8`."""
     try:
-        from keras_vision.bench.scaling import format_scaling_table
-        from keras_vision.bench.scaling import run_scaling
-    except ImportError as e:
-        raise common.UsageError(f"`bench scaling` needs keras_vision.bench.scaling, which is not available ({e}).")
-    counts = tuple(int(c) for c in args.devices.split(",") if c)
-    records = run_scaling(model=args.model, variant=args.variant, device_counts=counts, batch_size=args.batch,
+        counts = tuple(int(c) for c in text.split(",") if c.strip())
+    except ValueError:
+        counts = ()
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive device counts, e.g. 1,2,4,8; got {text!r}")
+    return counts
+
+
+def _run_scaling(args):
+    from keras_vision.bench.scaling import format_scaling_table
+    from keras_vision.bench.scaling import run_scaling
+
+    records = run_scaling(model=args.model, variant=args.variant, device_counts=args.devices, batch_size=args.batch,
                           steps=args.steps, warmup=args.warmup, layout=args.layout, image_size=args.res)
     return _emit(args, dict(records=records), format_scaling_table(records))
 

@@ -75,3 +75,9 @@ def test_bench_usage_errors(capsys):
     assert cli.main(["bench", "vit", "--mode", "fast"]) == 2
     assert cli.main(["bench", "vit", "--variant", "Q/16", "--quiet"]) == 2
     assert "Unknown" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["1,x", "0,2", ","])
+def test_bench_scaling_rejects_bad_device_counts(bad, capsys):
+    assert cli.main(["bench", "scaling", "--devices", bad]) == 2
+    assert f"expected comma-separated positive device counts, e.g. 1,2,4,8; got {bad!r}" in capsys.readouterr().err
