@@ -128,7 +128,9 @@ def load_source(source, step=None):
     path = pathlib.Path(str(source))
     if path.is_dir() and (path / "saved_model.pb").exists():
         raise ExportError(f"{str(path)!r} is already a SavedModel; give a model, preset or training workdir.")
-    if path.is_dir() and (path / "config.json").exists() and (path / "checkpoints").is_dir():
+    from keras_vision.trainers.run_loader import is_run_dir
+
+    if is_run_dir(path):
         return _workdir_source(path, step)
     if path.suffix == ".keras" and path.is_file():
         return keras.saving.load_model(str(path), compile=False), {}, {"type": "keras_file", "path": str(path)}

@@ -24,7 +24,7 @@ def _load_target(target, config, step):
         model_config.model_init = str(path)
         return builders.build_model(model_config), config, None
     raise ConfigError(
-        f"{str(target)!r} is neither a workdir (a folder with {CONFIG_NAME}), a preset folder nor a .keras file."
+        f"{str(target)!r} is neither a workdir (a folder with {CONFIG_NAME} and checkpoints/), a preset folder nor a .keras file."
     )
 
 

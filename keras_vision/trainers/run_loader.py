@@ -13,9 +13,13 @@ CONFIG_NAME = "config.json"
 
 
 def is_run_dir(path):
-    """Whether `path` is a training workdir (a folder holding `config.json`)."""
+    """Whether `path` is a training workdir: `config.json` and a `checkpoints/` folder.
+
+    A preset folder also holds a `config.json` (the serialized model), but no
+    `checkpoints/`; `train` creates that folder before its first step.
+    """
     path = pathlib.Path(path)
-    return path.is_dir() and (path / CONFIG_NAME).exists()
+    return (path / CONFIG_NAME).is_file() and (path / "checkpoints").is_dir()
 
 
 @keras_vision_export("keras_vision.trainers.load_run")
@@ -42,7 +46,7 @@ def load_run(workdir, step=None):
 
     path = pathlib.Path(workdir)
     if not is_run_dir(path):
-        raise ConfigError(f"{str(path)!r} is not a training workdir (no {CONFIG_NAME} in it).")
+        raise ConfigError(f"{str(path)!r} is not a training workdir (no {CONFIG_NAME} and checkpoints/ in it).")
     with open(path / CONFIG_NAME) as f:
         config = ConfigDict(json.load(f))
     keras.utils.set_random_seed(int(config.get("seed", 0)))  # same init for weights not in a checkpoint

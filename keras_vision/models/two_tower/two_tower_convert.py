@@ -170,10 +170,10 @@ def _source_model(init):
         from keras_vision.convert import load_big_vision
 
         return load_big_vision(str(init), model="vit")
-    if (path / "config.json").exists() and (path / "checkpoints").is_dir():
-        # A keras_vision run directory: its model with the last checkpoint's weights.
-        from keras_vision.trainers.run_loader import load_run
+    from keras_vision.trainers.run_loader import is_run_dir
+    from keras_vision.trainers.run_loader import load_run
 
+    if is_run_dir(path):  # its model with the last checkpoint's weights
         return load_run(path)[0]
     if (path / "config.json").exists():
         import keras_hub
