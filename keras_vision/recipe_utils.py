@@ -14,7 +14,6 @@ Papers: the presets are those of "How to train your ViT? Data, Augmentation, and
 Regularization in Vision Transformers" (Steiner et al., 2021, arXiv:2106.10270).
 """
 
-from keras_vision.api_export import keras_vision_export
 from keras_vision.config import ConfigDict
 
 __all__ = [
@@ -59,7 +58,6 @@ AUGREG_PRESETS = {
 SHAPES_SPM = "{workdir}/shapes_spm.model"
 
 
-@keras_vision_export("keras_vision.recipe_utils.augreg_aug")
 def augreg_aug(name):
     """The AugReg preset `name` as `ConfigDict(randaug=<pp op or "">, mixup=dict(p=...))`.
 
@@ -78,7 +76,6 @@ def augreg_aug(name):
     return ConfigDict(randaug=op, mixup=dict(p=p))
 
 
-@keras_vision_export("keras_vision.recipe_utils.augreg_preset")
 def augreg_preset(aug, variant, defaults):
     """`(name, augreg_aug(name))` for an `aug=` argument, or the variant's default preset.
 
@@ -94,7 +91,6 @@ def augreg_preset(aug, variant, defaults):
     return name, augreg_aug(name)
 
 
-@keras_vision_export("keras_vision.recipe_utils.adam")
 def adam(c, lr, wd, warmup_steps, decay_type="cosine", grad_clip_norm=1.0, mu_dtype="bfloat16"):
     """Sets big_vision's usual optimizer keys on `c`: `scale_by_adam`, lr, decoupled wd, warmup + decay, clip.
 
@@ -110,13 +106,11 @@ def adam(c, lr, wd, warmup_steps, decay_type="cosine", grad_clip_norm=1.0, mu_dt
     return c
 
 
-@keras_vision_export("keras_vision.recipe_utils.pp_join")
 def pp_join(*ops):
     """Joins pp ops / pp strings with "|", skipping empty ones (e.g. the "none" preset's randaug)."""
     return "|".join(op for op in ops if op)
 
 
-@keras_vision_export("keras_vision.recipe_utils.labels_pp")
 def labels_pp(num_classes, key="label", value_range=True):
     """`value_range(-1, 1)|onehot(N, key=<key>, key_result='labels')|keep('image', 'labels')`."""
     return pp_join(
@@ -126,20 +120,17 @@ def labels_pp(num_classes, key="label", value_range=True):
     )
 
 
-@keras_vision_export("keras_vision.recipe_utils.shapes_data")
 def shapes_data(split, image_size=32, **world):
     """The embedded shapes world as a data config (the `runlocal` stand-in for TFDS data)."""
     return dict(name="shapes", split=split, image_size=image_size, **world)
 
 
-@keras_vision_export("keras_vision.recipe_utils.classification_eval")
 def classification_eval(data, pp_fn, loss_name="softmax_xent", log_steps=1000, **kwargs):
     """A big_vision `classification` evaluator dict (prec@1 and loss)."""
     return dict(type="classification", data=dict(data), pp_fn=pp_fn, loss_name=loss_name, log_steps=log_steps,
                 **kwargs)
 
 
-@keras_vision_export("keras_vision.recipe_utils.imagenet_evals")
 def imagenet_evals(pp_image, loss_name="softmax_xent", log_steps=2500, num_classes=1000, **kwargs):
     """big_vision's ImageNet-1k classification evals: train[:2%], minival, val, v2, ReaL.
 
@@ -166,7 +157,6 @@ def imagenet_evals(pp_image, loss_name="softmax_xent", log_steps=2500, num_class
     )
 
 
-@keras_vision_export("keras_vision.recipe_utils.fewshot_eval")
 def fewshot_eval(runlocal=False, res=224, resize=256, log_steps=25_000, image_size=32, **kwargs):
     """A `fewshot_lsr` evaluator dict: big_vision's usual linear-probe datasets, or shapes.
 
@@ -197,7 +187,6 @@ def fewshot_eval(runlocal=False, res=224, resize=256, log_steps=25_000, image_si
     return out
 
 
-@keras_vision_export("keras_vision.recipe_utils.classification_runlocal")
 def classification_runlocal(c, pp_eval, image_size=32, variant="mu/8", steps=20):
     """`runlocal` of an ImageNet classification recipe: the same pp and optimizer on shapes.
 
@@ -215,7 +204,6 @@ def classification_runlocal(c, pp_eval, image_size=32, variant="mu/8", steps=20)
     return runlocal(c, steps=steps, batch_size=8, shuffle_buffer_size=64, log_steps=5, ckpt_steps=10)
 
 
-@keras_vision_export("keras_vision.recipe_utils.runlocal")
 def runlocal(c, steps=20, batch_size=8, shuffle_buffer_size=64, log_steps=5, ckpt_steps=10, warmup_steps=2,
              eval_log_steps=None, eval_batch_size=None):
     """Shrinks a recipe config in place to a seconds-long CPU run; returns it.
@@ -250,34 +238,29 @@ def runlocal(c, steps=20, batch_size=8, shuffle_buffer_size=64, log_steps=5, ckp
 # --- image-text ------------------------------------------------------------------------
 
 
-@keras_vision_export("keras_vision.recipe_utils.tokenize_pp")
 def tokenize_pp(max_len, model=SHAPES_SPM, inkey="texts", outkey="labels"):
     """SigLIP-style text pp: SentencePiece `model`, `max_len` tokens, sticky EOS, pad = EOS (1)."""
     return (f"tokenize(max_len={max_len}, model='{model}', eos='sticky', pad_value=1, "
             f"inkey='{inkey}', outkey='{outkey}')")
 
 
-@keras_vision_export("keras_vision.recipe_utils.image_text_pp")
 def image_text_pp(tok, image_ops="value_range(-1, 1)"):
     """Training pp of an image-text recipe: image ops, the text tokenizer, keep image + labels."""
     return pp_join(image_ops, tok, "keep('image', 'labels')")
 
 
-@keras_vision_export("keras_vision.recipe_utils.shapes_sentencepiece")
 def shapes_sentencepiece(split="train[:3000]", vocab_size=160, path=SHAPES_SPM, **data_kw):
     """`config.sentencepiece`: a lower-cased vocabulary trained from shapes captions at run start."""
     return dict(path=path, data=dict(name="shapes", split=split, **data_kw), texts_key="texts",
                 vocab_size=vocab_size, lower=True)
 
 
-@keras_vision_export("keras_vision.recipe_utils.shapes_zeroshot_eval")
 def shapes_zeroshot_eval(data, pp_txt, log_steps, batch_size, type="zeroshot", pp_img="value_range(-1, 1)"):
     """Zero-shot classification of shapes (class names x the shapes prompt templates)."""
     return dict(type=type, data=dict(data), pp_img=pp_img, pp_txt=pp_txt, class_names="shapes",
                 prompt_templates="shapes", log_steps=log_steps, batch_size=batch_size)
 
 
-@keras_vision_export("keras_vision.recipe_utils.shapes_retrieval_eval")
 def shapes_retrieval_eval(data, pp_txt, log_steps, batch_size, ks=None, pp_img="value_range(-1, 1)"):
     """Image <-> caption retrieval on shapes (Recall@k; the evaluator's default ks unless given)."""
     out = dict(type="retrieval", data=dict(data), pp_img=pp_img, pp_txt=pp_txt, log_steps=log_steps,
@@ -287,7 +270,6 @@ def shapes_retrieval_eval(data, pp_txt, log_steps, batch_size, ks=None, pp_img="
     return out
 
 
-@keras_vision_export("keras_vision.recipe_utils.shapes_image_text_evals")
 def shapes_image_text_evals(data, pp_txt, log_steps, batch_size=100, ks=(1, 5, 10)):
     """Zero-shot classification and image <-> caption retrieval on shapes scenes `data`."""
     return dict(
@@ -296,7 +278,6 @@ def shapes_image_text_evals(data, pp_txt, log_steps, batch_size=100, ks=(1, 5, 1
     )
 
 
-@keras_vision_export("keras_vision.recipe_utils.shapes_captions_runlocal")
 def shapes_captions_runlocal(c, **world):
     """`runlocal` of a recipe that already trains on shapes captions: fewer scenes, 10 steps.
 
@@ -312,7 +293,6 @@ def shapes_captions_runlocal(c, **world):
     return c
 
 
-@keras_vision_export("keras_vision.recipe_utils.shapes_image_text_runlocal")
 def shapes_image_text_runlocal(c, max_len=16, vocab_size=128):
     """The `runlocal` stand-in of web-scale image-text recipes: shapes captions, a shapes vocabulary.
 

@@ -98,7 +98,7 @@ def get_config(arg=None):
                 pp_fn=pp_eval + label,
                 loss_name="softmax_xent",
                 log_percent=0.05,
-                pred="keras_vision.models.flexivit.flexivit_predict:predict_with_patch_size",
+                pred="predict_patch_size",
                 pred_kw=dict(patch_size=a.res // s),
             )
     return c
@@ -145,7 +145,7 @@ def _runlocal(c):
             loss_name="softmax_xent",
             log_steps=40,
             cache="final_data",
-            pred="keras_vision.models.flexivit.flexivit_predict:predict_with_patch_size",
+            pred="predict_patch_size",
             pred_kw=dict(patch_size=res // s),
         )
     return c

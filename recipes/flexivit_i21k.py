@@ -96,7 +96,7 @@ def get_config(arg=None):
                 pp_fn=pp_eval + pp_label,
                 loss_name=c.loss,
                 log_steps=5000,
-                pred="keras_vision.models.flexivit.flexivit_predict:predict_with_patch_size",
+                pred="predict_patch_size",
                 pred_kw=dict(patch_size=a.res // s),
             )
     return c
@@ -144,7 +144,7 @@ def _runlocal(c, a):
             loss_name=c.loss,
             log_steps=60,
             cache="final_data",
-            pred="keras_vision.models.flexivit.flexivit_predict:predict_with_patch_size",
+            pred="predict_patch_size",
             pred_kw=dict(patch_size=res // s),
         )
     return c

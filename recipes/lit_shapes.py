@@ -14,7 +14,7 @@ arXiv:2111.07991): locking a pre-trained image tower ("Lu") beats training both.
 Commands:
   keras-vision train recipes/lit_shapes.py:runlocal --workdir runs/lit_local   # seconds
   keras-vision train recipes/lit_shapes.py --workdir runs/lit_shapes
-  (or in Python: `train(prepare_image_text_run(load_recipe(...), workdir), workdir)`)
+  (or in Python: `train(load_recipe(...), workdir)`, which trains the image tower and vocabulary first too)
 
 Arguments (`recipes/lit_shapes.py:steps=400,loss=sigmoid,runlocal`):
   steps: LiT steps (default 400); img_steps: stage-1 classifier steps (default 600).

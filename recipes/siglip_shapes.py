@@ -15,7 +15,7 @@ prompt ("a red {}", "a picture of a blue {}", ...), class vectors = renormalised
 Commands:
   keras-vision train recipes/siglip_shapes.py:runlocal --workdir runs/siglip_local   # seconds
   keras-vision train recipes/siglip_shapes.py --workdir runs/siglip_shapes           # minutes on 2 CPUs
-  (or in Python: `train(prepare_sentencepiece(load_recipe(...), workdir), workdir)`)
+  (or in Python: `train(load_recipe(...), workdir)`, which trains the vocabulary first too)
 
 Arguments (`recipes/siglip_shapes.py:steps=3000,batch=64,runlocal`):
   steps: training steps (default 3000); batch: batch size (default 64);
@@ -54,7 +54,7 @@ def get_config(arg=None):
     c = ConfigDict()
     c.seed = 0
 
-    # Trained at the start of the run (keras_vision.models.prepare_sentencepiece).
+    # Trained at the start of the run (a preparation step of keras_vision.trainers.train).
     c.sentencepiece = ru.shapes_sentencepiece("train[:3000]", vocab_size=160, **world)
 
     # No flip: captions say "left"/"right". A random caption of the 5 per image each time.

@@ -1,4 +1,9 @@
-"""Dispatch of the chunked SigLIP loss: the JAX ring under data parallelism, dense elsewhere."""
+"""The ring (multi-device) SigLIP loss when JAX data parallelism is active; None elsewhere.
+
+`keras_vision.losses.sigmoid_loss_chunked` calls `ring_sigmoid_loss` and falls back to
+the dense `sigmoid_loss` when it returns None, so this module needs nothing above
+`backend/`.
+"""
 
 import keras
 
@@ -23,20 +28,21 @@ def active_data_parallel_mesh():
     return mesh, axis
 
 
-def chunked_sigmoid_loss(zimg, ztxt, t, b=None):
-    """SigLIP loss; ring-chunked over devices on JAX data parallelism, else dense.
+def ring_sigmoid_loss(zimg, ztxt, t, b=None):
+    """SigLIP loss ring-chunked over the devices of JAX data parallelism, or None.
 
-    Also falls back to the dense loss when the batch does not split evenly over
-    the data axis (e.g. a last partial evaluation batch).
+    None (the caller computes the dense loss) without an active data-parallel JAX
+    distribution, or when the batch does not split evenly over the data axis (e.g. a
+    last partial evaluation batch).
     """
     active = active_data_parallel_mesh()
-    if active is not None:
-        mesh, axis = active
-        n = mesh.shape[list(mesh.axis_names).index(axis)]
-        if zimg.shape[0] is not None and zimg.shape[0] % n == 0:
-            from keras_vision.backend.jax import chunked_sigmoid_loss as ring
+    if active is None:
+        return None
+    mesh, axis = active
+    n = mesh.shape[list(mesh.axis_names).index(axis)]
+    if zimg.shape[0] is None or zimg.shape[0] % n:
+        return None
+    # Per-backend dispatch: the ring needs jax (shard_map), imported only on JAX.
+    from keras_vision.backend.jax import chunked_sigmoid_loss as ring
 
-            return ring.chunked_sigmoid_loss(zimg, ztxt, t, b, mesh=mesh, axis_name=axis)
-    from keras_vision.losses.contrastive import sigmoid_loss
-
-    return sigmoid_loss(zimg, ztxt, t, b)
+    return ring.chunked_sigmoid_loss(zimg, ztxt, t, b, mesh=mesh, axis_name=axis)

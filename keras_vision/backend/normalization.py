@@ -12,6 +12,7 @@ def layer_norm(x, scale=None, bias=None, epsilon=1e-6):
     `keras.ops`, differentiated by the backend.
     """
     if keras.backend.backend() == "jax":
+        # Per-backend dispatch: the custom-VJP kernel imports jax, loaded only on JAX.
         from keras_vision.backend.jax.layer_norm import layer_norm as jax_layer_norm
 
         return jax_layer_norm(x, scale, bias, epsilon)

@@ -57,6 +57,7 @@ def measure(devices, model="vit", variant="mu/8", layout="data", batch_size=16, 
 
     from keras_vision.config import ConfigDict
     from keras_vision.distribution import make_distribution
+    from keras_vision.loading import model_from_config
     from keras_vision.trainers import builders
 
     all_devices = keras.distribution.list_devices()
@@ -76,7 +77,7 @@ def measure(devices, model="vit", variant="mu/8", layout="data", batch_size=16, 
     y = np.eye(num_classes, dtype="float32")[rng.integers(0, num_classes, batch_size)]
     with dist.scope():
         keras.utils.set_random_seed(0)
-        net = builders.build_model(cfg)
+        net = model_from_config(cfg)
         net.compile(optimizer=builders.build_optimizer(cfg, total_steps=steps + warmup),
                     loss=builders.build_loss(cfg))
         net.optimizer.build(net.trainable_variables)

@@ -32,11 +32,5 @@ def run(args):
     from keras_vision.trainers import train
 
     workdir = args.workdir or str(pathlib.Path("runs") / pathlib.Path(split_recipe_arg(args.recipe)[0]).stem)
-    if str(config.get("model_name", "")).startswith("proj.image_text"):
-        # Image-text recipes train their SentencePiece vocabulary (and any pre-training
-        # stage) into the workdir before the run; idempotent on resume.
-        from keras_vision.models import prepare_image_text_run
-
-        config = prepare_image_text_run(config, workdir, verbose=not args.quiet)
     train(config, workdir, verbose=not args.quiet)
     return 0

@@ -1,13 +1,16 @@
 """`load_big_vision(...)`: reads a big_vision checkpoint and dispatches to the family's converter."""
 
 from keras_vision.api_export import keras_vision_export
-from keras_vision.name_registry import register_names
 from keras_vision.convert.checkpoint import read_checkpoint
 from keras_vision.convert.checkpoint import select_prefix
 from keras_vision.convert.checkpoint import split_path_and_prefix
 from keras_vision.convert.checkpoint import strip_default_prefix
+from keras_vision.registry import Registry
+from keras_vision.registry import RegistryError
 
-_CONVERTERS = {}
+# Filled by the model families (keras_vision/models/<family>/<family>_convert.py), which
+# the package root imports: this package sits below the models it converts to.
+CONVERTERS = Registry("converter name")
 
 
 @keras_vision_export("keras_vision.convert.register_converter")
@@ -23,33 +26,19 @@ def register_converter(model_name, *aliases):
         >>> @register_converter("proj.flexi.vit")
         ... def convert_flexivit(params, config, image_shape=None, **kwargs): ...
     """
-
-    def decorator(fn):
-        return register_names(_CONVERTERS, "Converter name", (model_name, *aliases), fn)
-
-    return decorator
+    return CONVERTERS.register(model_name, *aliases)
 
 
 def registered_converters():
     """Sorted model names `load_big_vision` can convert."""
-    from keras_vision.models.registry import import_families
-
-    import_families()
-    return sorted(_CONVERTERS)
+    return CONVERTERS.names()
 
 
 def get_converter(model_name):
-    if model_name not in _CONVERTERS:
-        from keras_vision.models.registry import import_errors_note
-        from keras_vision.models.registry import import_families
-
-        import_families()
-        if model_name not in _CONVERTERS:
-            raise ValueError(
-                f"No big_vision converter for model {model_name!r}; expected one of {sorted(_CONVERTERS)}."
-                f"{import_errors_note()}"
-            )
-    return _CONVERTERS[model_name]
+    """The converter of big_vision model `model_name`; the error lists the convertible names."""
+    if model_name not in CONVERTERS:
+        raise RegistryError(f"No big_vision converter for model {model_name!r}; expected one of {CONVERTERS.names()}.")
+    return CONVERTERS.get(model_name)
 
 
 @keras_vision_export("keras_vision.convert.load_big_vision")

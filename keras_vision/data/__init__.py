@@ -5,10 +5,8 @@
 - `get_source(data_config)`: shapes, digits, imagefolder, image_text_csv/jsonl, tfrecord,
   or a prepared TFDS dataset.
 - `make_pipeline(data_config, pp, batch_size, train=..., seed=...)`: the full pipeline.
-- `mixup`: big_vision's batch mixup; `train_sentencepiece`: a vocabulary for `tokenize`.
-
-Attributes load lazily, so `keras_vision.data.shapes` (numpy only) does not import
-TensorFlow.
+- `mixup`: big_vision's batch mixup; `train_sentencepiece`: a vocabulary for `tokenize`;
+  `SentencePieceTextTokenizer`: big_vision's `tokenize` as a `tf.Module` (training and serving).
 
 Example:
 >>> from keras_vision import data
@@ -17,45 +15,23 @@ Example:
 ...                         batch_size=32, train=True, seed=0)
 """
 
-import importlib
-
-_ATTRS = {
-    "get_preprocess_fn": ("keras_vision.data.builder", "get_preprocess_fn"),
-    "get_source": ("keras_vision.data.sources", "get_source"),
-    "register_source": ("keras_vision.data.sources", "register_source"),
-    "Source": ("keras_vision.data.sources.source", "Source"),
-    "make_pipeline": ("keras_vision.data.pipeline", "make_pipeline"),
-    "DecodeErrorCounter": ("keras_vision.data.pipeline", "DecodeErrorCounter"),
-    "train_sentencepiece": ("keras_vision.data.sentencepiece_trainer", "train_sentencepiece"),
-    "parse_split": ("keras_vision.data.sources.split", "parse_split"),
-}
-_SUBMODULES = (
-    "builder",
-    "digits",
-    "image_check",
-    "mixup",
-    "ops_general",
-    "ops_image",
-    "ops_text",
-    "pipeline",
-    "randaug",
-    "registry",
-    "sentencepiece_trainer",
-    "shapes",
-    "sources",
-)
-
-
-def __getattr__(name):
-    if name in _ATTRS:
-        module, attr = _ATTRS[name]
-        value = getattr(importlib.import_module(module), attr)
-        globals()[name] = value
-        return value
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_ATTRS) + list(_SUBMODULES))
+from keras_vision.data import digits
+from keras_vision.data import image_check
+from keras_vision.data import mixup
+from keras_vision.data import ops_general  # registers the general pp ops
+from keras_vision.data import ops_image  # registers the image pp ops
+from keras_vision.data import ops_text  # registers the text pp ops
+from keras_vision.data import randaug  # registers randaug / autoaugment
+from keras_vision.data import registry
+from keras_vision.data import shapes
+from keras_vision.data.builder import get_preprocess_fn
+from keras_vision.data.pipeline import DecodeErrorCounter
+from keras_vision.data.pipeline import make_pipeline
+from keras_vision.data.registry import PP_OPS
+from keras_vision.data.sentencepiece_tokenizer import SentencePieceTextTokenizer
+from keras_vision.data.sentencepiece_trainer import train_sentencepiece
+from keras_vision.data.sources import SOURCES
+from keras_vision.data.sources import Source
+from keras_vision.data.sources import get_source
+from keras_vision.data.sources import register_source
+from keras_vision.data.sources.split import parse_split

@@ -6,9 +6,14 @@ as in big_vision configs, e.g.
 `decode|resize_small(256)|central_crop(224)|value_range(-1, 1)|onehot(1000, key="label",
 key_result="labels")|keep("image", "labels")`. A `|` inside quotes or brackets does not
 split. Empty pieces are skipped (so "a||b" and a trailing "|" are fine).
+
+This is the one pp parser of keras_vision: training, evaluation and the in-graph
+preprocessing of exported SavedModels (`keras_vision.export`) all read pp strings with
+`parse_pp` and build their ops with `build_op`.
 """
 
 import ast
+import collections
 import logging
 
 import tensorflow as tf
@@ -74,14 +79,30 @@ def parse_op(piece):
     return expr.func.id, args, kwargs
 
 
-def build_op(piece):
-    """The data->data function of one pp piece."""
-    name, args, kwargs = parse_op(piece)
-    factory = registry.lookup(name)
+ParsedOp = collections.namedtuple("ParsedOp", ["text", "name", "args", "kwargs"])
+ParsedOp.__doc__ = """One op of a pp string: its source `text`, `name`, positional `args`, `kwargs`."""
+
+
+def parse_pp(pp):
+    """The ops of pp string `pp` as `ParsedOp`s, in order (empty pieces skipped).
+
+    Example:
+    >>> [op.name for op in parse_pp("decode|resize(32)|value_range(-1, 1)")]
+    ['decode', 'resize', 'value_range']
+    """
+    if pp is not None and not isinstance(pp, str):
+        raise TypeError(f"pp must be a string like 'decode|resize(224)', got {type(pp).__name__}.")
+    return [ParsedOp(piece, *parse_op(piece)) for piece in split_pp(pp or "") if piece]
+
+
+def build_op(op):
+    """The data->data function of one pp op (a piece string or a `ParsedOp`)."""
+    op = op if isinstance(op, ParsedOp) else ParsedOp(op, *parse_op(op))
+    factory = registry.lookup(op.name)
     try:
-        return factory(*args, **kwargs)
+        return factory(*op.args, **op.kwargs)
     except (TypeError, ValueError, KeyError) as e:
-        raise ValueError(f"Could not build pp op {piece!r}: {e}") from e
+        raise ValueError(f"Could not build pp op {op.text!r}: {e}") from e
 
 
 def _describe(data):
@@ -121,9 +142,7 @@ def get_preprocess_fn(pp, log_data=False):
     """
     if callable(pp):
         return pp
-    if pp is not None and not isinstance(pp, str):
-        raise TypeError(f"pp must be a string like 'decode|resize(224)', got {type(pp).__name__}.")
-    ops = [build_op(p) for p in split_pp(pp or "") if p]
+    ops = [build_op(op) for op in parse_pp(pp)]
 
     def preprocess(data):
         if not isinstance(data, dict):

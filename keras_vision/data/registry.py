@@ -20,14 +20,18 @@ Example:
 >>> fn = keras_vision.data.get_preprocess_fn("times(3, key='x')")
 """
 
-import contextlib
 import functools
 import inspect
+
+import tensorflow as tf
+
+from keras_vision.registry import Registry
 
 # Per-example seed (int64 [2]) threaded through a pp chain; never part of the output.
 RNG_KEY = "_pp_rng"
 
-_OPS = {}
+# Filled by ops_general, ops_image, ops_text and randaug (imported by keras_vision/data/__init__.py).
+PP_OPS = Registry("pp op")
 
 
 def register(name, replace=False):
@@ -39,64 +43,27 @@ def register(name, replace=False):
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"pp op names must be Python identifiers, got {name!r}.")
-
-    def decorator(factory):
-        if name in _OPS and not replace and _OPS[name] is not factory:
-            raise KeyError(f"pp op {name!r} is already registered; pass replace=True to override it.")
-        _OPS[name] = factory
-        return factory
-
-    return decorator
+    return PP_OPS.register(name, replace=replace)
 
 
 def unregister(name):
     """Removes op `name` (for tests and temporary user ops)."""
-    _OPS.pop(name, None)
+    PP_OPS.remove(name)
 
 
 def known_ops():
-    """Sorted names of all registered pp ops (loads the built-in ops first)."""
-    _load_builtin_ops()
-    return sorted(_OPS)
+    """Sorted names of all registered pp ops."""
+    return PP_OPS.names()
 
 
 def lookup(name):
     """The factory registered as `name`; an error lists the known ops otherwise."""
-    _load_builtin_ops()
-    if name not in _OPS:
-        raise ValueError(f"Unknown pp op {name!r}; known ops: {', '.join(sorted(_OPS))}.")
-    return _OPS[name]
+    return PP_OPS.get(name)
 
 
-@contextlib.contextmanager
 def temporary_ops(**factories):
     """Registers `name=factory` ops for the duration of a `with` block."""
-    _load_builtin_ops()
-    clash = [k for k in factories if k in _OPS]
-    if clash:
-        raise KeyError(f"pp ops {clash} are already registered.")
-    for k, v in factories.items():
-        register(k)(v)
-    try:
-        yield
-    finally:
-        for k in factories:
-            unregister(k)
-
-
-_BUILTIN_LOADED = False
-
-
-def _load_builtin_ops():
-    global _BUILTIN_LOADED
-    if _BUILTIN_LOADED:
-        return
-    _BUILTIN_LOADED = True
-    # Imported for their @register side effects.
-    from keras_vision.data import ops_general  # noqa: F401
-    from keras_vision.data import ops_image  # noqa: F401
-    from keras_vision.data import ops_text  # noqa: F401
-    from keras_vision.data import randaug  # noqa: F401
+    return PP_OPS.temporary(**factories)
 
 
 def maybe_repeat(arg, n):
@@ -118,8 +85,6 @@ def get_key(data, key, op_name):
 
 def next_seed(data):
     """A fresh stateless seed (int64 [2]) for one random op, advancing data[RNG_KEY]."""
-    import tensorflow as tf
-
     if RNG_KEY in data:
         seeds = tf.random.experimental.stateless_split(data[RNG_KEY], 2)
         data[RNG_KEY] = seeds[0]

@@ -5,6 +5,15 @@ import numpy as np
 from keras_vision.evaluators import common
 from keras_vision.evaluators.evaluator import Evaluator
 from keras_vision.evaluators.registry import register
+from keras_vision.loading import load_model
+from keras_vision.losses import DISTANCE_KINDS
+from keras_vision.losses import dist
+
+
+def _load_teacher(spec):
+    teacher = load_model(spec)
+    teacher.trainable = False
+    return teacher
 
 
 @register("proj.distill.distance", "distill_distance")
@@ -13,15 +22,17 @@ class DistillDistanceEvaluator(Evaluator):
 
     The student is the evaluated model; the teachers are those of a `Distiller` when
     the model is one, else the `teachers` given here (loaded once, frozen), else those
-    of the `config.trainer = "distill"` run training the model. With labels
+    of the training wrapper the recipe runner binds (`bind_trainer`: the `Distiller` of
+    `config.trainer = "distill"`, a `FlexiTrainer` with a teacher). With labels
     in the batch it also reports `student_prec@1`, `teacher_prec@1` and their `gap`
     (teacher minus student), the numbers the distillation paper tracks.
 
     Args:
         data: data config for `keras_vision.data.get_source` (or a tf.data of examples).
         pp_fn: eval pp string producing "image" (and optionally `label_key`).
-        teachers: None (the running distiller's teachers) or teacher specs for `keras_vision.trainers.distill_builder.load_teacher`
-            (workdir, `.keras`, dict with model_name/init) or models; one or a list.
+        teachers: None (the bound trainer's teachers) or teacher specs for
+            `keras_vision.loading.load_model` (workdir, `.keras`, dict with
+            model_name/model/init) or models; one or a list.
         what: distances to report: kinds of `keras_vision.losses.dist` and "agree"
             (reported as `agree@k` for each k of `ks`).
         ks: top-k values of the student for "agree".
@@ -38,8 +49,6 @@ class DistillDistanceEvaluator(Evaluator):
 
     def __init__(self, data, pp_fn=None, teachers=None, what=("kl", "euclidean", "agree"), ks=(1, 5),
                  distance_kw=None, batch_size=32, label_key="labels", cache="pipeline", num_examples=None):
-        from keras_vision.losses.distillation import DISTANCE_KINDS
-
         what = (what,) if isinstance(what, str) else tuple(what)
         unknown = [w for w in what if w not in DISTANCE_KINDS]
         if unknown:
@@ -47,31 +56,35 @@ class DistillDistanceEvaluator(Evaluator):
         self.data = common.EvalData(data, pp_fn, batch_size, cache=cache, num_examples=num_examples)
         self.teacher_specs = teachers
         self._teachers = None
+        self._trainer_teachers = None
         self.what, self.ks = what, tuple(int(k) for k in ks)
         self.distance_kw = dict(distance_kw or {})
         self.label_key = label_key
+
+    def bind_trainer(self, trainer):
+        """Called by the recipe runner with the training wrapper it fits (e.g. a `Distiller`).
+
+        Without `teachers` given here, the evaluator then measures the distance to that
+        wrapper's `teachers`.
+        """
+        teachers = list(getattr(trainer, "teachers", None) or [])
+        self._trainer_teachers = teachers or None
 
     def _get_teachers(self, model):
         if hasattr(model, "teachers") and hasattr(model, "student"):
             return model.student, list(model.teachers)
         if self.teacher_specs is None:
-            from keras_vision.trainers.distill_builder import distiller_of
-
-            distiller = distiller_of(model)
-            if distiller is None:
+            if self._trainer_teachers is None:
                 raise ValueError("distill_distance needs `teachers` unless the evaluated model is a Distiller "
-                                 "or the student of a running `config.trainer = 'distill'` recipe.")
-            return model, list(distiller.teachers)
+                                 "or a `config.trainer = 'distill'` recipe runs it (the runner binds the "
+                                 "distiller's teachers).")
+            return model, self._trainer_teachers
         if self._teachers is None:
-            from keras_vision.trainers.distill_builder import load_teacher
-
             specs = self.teacher_specs if isinstance(self.teacher_specs, (list, tuple)) else [self.teacher_specs]
-            self._teachers = [load_teacher(s) for s in specs]
+            self._teachers = [_load_teacher(s) for s in specs]
         return model, self._teachers
 
     def run(self, model):
-        from keras_vision.losses import dist
-
         student, teachers = self._get_teachers(model)
         suffixes = [""] if len(teachers) == 1 else [f"_t{i}" for i in range(len(teachers))]
         sums, n, n_labelled = {}, 0.0, 0.0

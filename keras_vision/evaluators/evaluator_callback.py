@@ -4,8 +4,8 @@ import time
 
 import keras
 
-from keras_vision.evaluators.common import EvalSpec
-from keras_vision.evaluators.common import from_config
+from keras_vision.evaluators.eval_config import EvalSpec
+from keras_vision.evaluators.eval_config import from_config
 
 
 def _as_specs(evaluators):

@@ -4,6 +4,7 @@ import numpy as np
 
 from keras_vision.evaluators import common
 from keras_vision.evaluators.evaluator import Evaluator
+from keras_vision.evaluators.predict_fns import resolve_predict_fn
 from keras_vision.evaluators.registry import register
 
 
@@ -32,7 +33,7 @@ class MeanEvaluator(Evaluator):
     def __init__(self, data, pp_fn=None, batch_size=32, predict_fn="per_example_accuracy",
                  cache="pipeline", num_examples=None):
         self.data = common.EvalData(data, pp_fn, batch_size, cache=cache, num_examples=num_examples)
-        self.predict_fn = common.resolve_predict_fn(predict_fn)
+        self.predict_fn = resolve_predict_fn(predict_fn)
 
     def run(self, model):
         sums, count = {}, 0.0

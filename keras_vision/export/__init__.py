@@ -7,6 +7,7 @@ versions, parity error against Keras, size on disk). See saved_models/README.md 
 serving with TF Serving.
 """
 
+from keras_vision.data.sentencepiece_tokenizer import SentencePieceTextTokenizer
 from keras_vision.export.classifier_exporter import ClassifierExporter
 from keras_vision.export.classifier_exporter import export_classifier
 from keras_vision.export.errors import ExportError
@@ -16,7 +17,6 @@ from keras_vision.export.exporter import Exporter
 from keras_vision.export.manifest import MANIFEST_NAME
 from keras_vision.export.manifest import read_manifest
 from keras_vision.export.rest import make_rest_request
-from keras_vision.export.sentence_piece_text_tokenizer import SentencePieceTextTokenizer
 from keras_vision.export.serving_image_preprocessor import ServingImagePreprocessor
 from keras_vision.export.tf_only import run_tf_only_check
 from keras_vision.export.tf_only import write_parity_bundle

@@ -5,12 +5,19 @@ import pathlib
 
 import keras
 
+from keras_vision import presets
 from keras_vision.api_export import keras_vision_export
-from keras_vision.export.classifier_exporter import ClassifierExporter
 from keras_vision.config import ConfigError
+from keras_vision.data import digits
+from keras_vision.data import shapes
+from keras_vision.data.sources import get_source
+from keras_vision.evaluators import zeroshot
+from keras_vision.export.classifier_exporter import ClassifierExporter
 from keras_vision.export.errors import ExportError
 from keras_vision.export.two_tower_exporter import TwoTowerExporter
 from keras_vision.export.two_tower_exporter import tokenizer_kwargs_from_pp
+from keras_vision.loading import is_run_dir
+from keras_vision.loading import load_run
 
 TASKS = ("classification", "two_tower")
 _TEXT_KEYS = ("max_len", "eos", "lower", "pad_value", "add_bos")
@@ -21,8 +28,6 @@ def _is_two_tower(model):
 
 
 def _preset_source(source):
-    from keras_vision import presets
-
     path = presets.resolve_preset(source)
     model = presets.from_preset(path)
     prep = presets.load_preprocessing(path)
@@ -59,8 +64,6 @@ def _eval_settings(config):
 
 def _resolve_names(names, config):
     if names == "shapes":
-        from keras_vision.data import shapes
-
         num = ((config.get("input") or {}).get("data") or {}).get("num_classes")
         return list(shapes.class_names(num))
     return None if names is None or isinstance(names, str) else list(names)
@@ -71,15 +74,9 @@ def _data_class_names(data):
     name = data.get("name")
     try:
         if name == "shapes":
-            from keras_vision.data import shapes
-
             return list(shapes.class_names(data.get("num_classes")))
         if name == "digits":
-            from keras_vision.data import digits
-
             return list(digits.CLASS_NAMES)
-        from keras_vision.data import get_source
-
         names = getattr(get_source(dict(data)), "class_names", None)
         return None if names is None else list(names)
     except Exception:  # noqa: BLE001  (class names are optional: indices are used instead)
@@ -89,16 +86,12 @@ def _data_class_names(data):
 def _resolve_templates(templates):
     if templates is None or not isinstance(templates, str):
         return templates
-    from keras_vision.evaluators import zeroshot
-
     if templates == "shapes":
         return zeroshot.shapes_templates()
     return list(zeroshot.PROMPT_TEMPLATES[templates])
 
 
 def _workdir_source(path, step):
-    from keras_vision.trainers.run_loader import load_run
-
     try:
         model, config, info = load_run(path, step)
     except ConfigError as e:
@@ -128,8 +121,6 @@ def load_source(source, step=None):
     path = pathlib.Path(str(source))
     if path.is_dir() and (path / "saved_model.pb").exists():
         raise ExportError(f"{str(path)!r} is already a SavedModel; give a model, preset or training workdir.")
-    from keras_vision.trainers.run_loader import is_run_dir
-
     if is_run_dir(path):
         return _workdir_source(path, step)
     if path.suffix == ".keras" and path.is_file():
@@ -137,9 +128,7 @@ def load_source(source, step=None):
     try:
         return _preset_source(source)
     except Exception as e:
-        from keras_vision.presets import PresetError
-
-        if isinstance(e, PresetError) and not path.exists():
+        if isinstance(e, presets.PresetError) and not path.exists():
             raise ExportError(
                 f"Cannot export {str(source)!r}: not a keras.Model, a training workdir (config.json + "
                 f"checkpoints/), a .keras file, a preset folder or a known preset name. {e}"

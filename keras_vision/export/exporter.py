@@ -13,34 +13,20 @@ from keras_vision.api_export import keras_vision_export
 from keras_vision.export import manifest as manifest_lib
 from keras_vision.export.errors import ExportError
 from keras_vision.export.serving_image_preprocessor import ServingImagePreprocessor
+from keras_vision.presets.image_size import model_image_size
+from keras_vision.version import __version__
 
 JAX_PLATFORMS = ("cpu", "cuda", "rocm", "tpu")
 
 
-def _shape_of(obj):
-    for attr in ("image_shape",):
-        shape = getattr(obj, attr, None)
-        if shape is not None and len(tuple(shape)) == 3 and None not in tuple(shape)[:2]:
-            return tuple(int(s) for s in tuple(shape)[:2])
-    try:
-        shape = obj.input_shape
-    except (AttributeError, ValueError, RuntimeError):
-        return None
-    if isinstance(shape, (list, tuple)) and len(shape) == 4 and None not in shape[1:3]:
-        return int(shape[1]), int(shape[2])
-    return None
-
-
 def infer_image_size(model):
     """(height, width) of the images `model` (or its backbone / image tower) takes."""
-    for obj in (model, getattr(model, "backbone", None), getattr(model, "image_encoder", None)):
-        if obj is not None:
-            size = _shape_of(obj)
-            if size:
-                return size
-    raise ExportError(
-        f"Cannot infer the input image size of {type(model).__name__}: pass image_size=(height, width)."
-    )
+    size = model_image_size(model)
+    if size is None:
+        raise ExportError(
+            f"Cannot infer the input image size of {type(model).__name__}: pass image_size=(height, width)."
+        )
+    return size
 
 
 def check_platforms(platforms):
@@ -168,8 +154,6 @@ class Exporter:
         return manifest
 
     def _manifest(self, path, size):
-        import keras_vision
-
         backend = keras.backend.backend()
         signatures = {}
         for name, fn in self.endpoints.items():
@@ -180,7 +164,7 @@ class Exporter:
             "format": manifest_lib.FORMAT,
             "task": self.task,
             "created": datetime.datetime.now().isoformat(timespec="seconds"),
-            "keras_vision_version": keras_vision.__version__,
+            "keras_vision_version": __version__,
             "keras_version": keras.__version__,
             "tensorflow_version": tf.__version__,
             "backend": backend,

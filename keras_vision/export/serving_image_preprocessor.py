@@ -3,7 +3,8 @@
 import tensorflow as tf
 
 from keras_vision.api_export import keras_vision_export
-from keras_vision.export import pp_ops
+from keras_vision.data.builder import parse_pp
+from keras_vision.export import serving_pp
 
 # Leading bytes (at an offset) of the formats `tf.io.decode_image` reads.
 _MAGIC = (
@@ -26,8 +27,9 @@ class ServingImagePreprocessor:
     `resize_long`, `central_crop`, `value_range`, ...) run inside the SavedModel graph,
     per example, so requests may carry images of any size. Label and text ops
     (`onehot`, `keep`, `tokenize`, ...) are dropped; random training ops are an error.
-    The ops come from `keras_vision.data`'s registry when it is importable (the same
-    code as training and evaluation), else from `keras_vision.export.pp_ops`.
+    The pp string is parsed and its ops are built by `keras_vision.data` (the same
+    parser and op functions as training and evaluation); `keras_vision.export.serving_pp`
+    only decides which ops serving keeps.
 
     Args:
         pp: the eval pp string, e.g. `"decode|resize(32)|value_range(-1, 1)"`.
@@ -47,18 +49,15 @@ class ServingImagePreprocessor:
         self.image_size = tuple(int(s) for s in image_size)
         if len(self.image_size) != 2:
             raise ValueError(f"image_size must be (height, width), got {image_size!r}.")
-        self.decode_op, self.image_ops, self.dropped_ops = pp_ops.split_serving_ops(pp)
+        self.decode_op, self.image_ops, self.dropped_ops = serving_pp.split_serving_ops(pp)
         self.added_ops = []
-        if auto_resize and not any(op.name in pp_ops.GEOMETRIC_OPS for op in self.image_ops):
+        if auto_resize and not any(op.name in serving_pp.GEOMETRIC_OPS for op in self.image_ops):
             h, w = self.image_size
-            text = f"resize({h})" if h == w else f"resize(({h}, {w}))"
-            self.added_ops = [pp_ops.parse_pp(text)[0]]
+            self.added_ops = parse_pp(f"resize({h})" if h == w else f"resize(({h}, {w}))")
             self.image_ops = self.added_ops + self.image_ops
-        if self.decode_op is not None:
-            _, self._decode = pp_ops.compose([self.decode_op])
-        else:
-            self._decode = pp_ops.BUILTIN_OPS["decode"]()
-        self.implementation, self._image_fn = pp_ops.compose(self.image_ops)
+        self._decode = serving_pp.image_fn([self.decode_op] if self.decode_op else parse_pp("decode"))
+        self._image_fn = serving_pp.image_fn(self.image_ops)
+        self.implementation = serving_pp.IMPLEMENTATION
         self._check_output()
 
     @property

@@ -16,6 +16,8 @@ way the model server decodes them (row "instances" or columnar "inputs" format,
 {"b64": ...} for bytes). Prints a JSON report; exit code 0 when everything matched.
 
 Only the standard library, numpy and tensorflow are imported here, on purpose.
+TensorFlow (and tensorflow_text) are imported inside the functions: only after
+`hide_packages` has run, so that nothing they load can reach a hidden package.
 """
 
 import argparse
@@ -25,6 +27,8 @@ import importlib.util
 import json
 import os
 import sys
+
+import numpy as np
 
 HIDDEN = ("jax", "jaxlib", "flax", "keras_hub", "keras_vision", "keras_nlp")
 HIDDEN_NO_KERAS = HIDDEN + ("keras", "tf_keras")
@@ -55,10 +59,10 @@ def hide_packages(hidden):
 def load_text_ops(no_keras):
     """Registers tensorflow_text's ops (SentencepieceOp, ...); returns how."""
     if not no_keras:
-        import tensorflow_text  # noqa: F401  (registers the ops; needs keras via tf.keras)
+        import tensorflow_text  # noqa: F401  (after hide_packages; registers the ops; needs keras via tf.keras)
 
         return "import tensorflow_text"
-    import tensorflow as tf
+    import tensorflow as tf  # after hide_packages (see the module docstring)
 
     spec = importlib.util.find_spec("tensorflow_text")
     if spec is None:
@@ -90,8 +94,7 @@ def _decode_value(value):
 
 def rest_to_tensors(body, fn):
     """TF Serving's JSON -> tensors for signature `fn` (row or columnar format)."""
-    import numpy as np
-    import tensorflow as tf
+    import tensorflow as tf  # after hide_packages (see the module docstring)
 
     specs = signature_inputs(fn)
     if "instances" in body:
@@ -126,8 +129,6 @@ def _jsonable(name, array):
             {"b64": base64.b64encode(v).decode()} if name.endswith("_bytes") else v.decode("utf-8")
             for v in array.reshape(-1)
         ]
-        import numpy as np
-
         return np.array(flat, dtype=object).reshape(array.shape).tolist()
     return array.tolist()
 
@@ -146,8 +147,6 @@ def tensors_to_rest(outputs, row_format):
 
 
 def _max_error(got, want):
-    import numpy as np
-
     got, want = np.asarray(got), np.asarray(want)
     if got.shape != want.shape:
         return f"shape {list(got.shape)} != {list(want.shape)}"
@@ -174,8 +173,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     hide_packages(HIDDEN_NO_KERAS if args.no_keras else HIDDEN)
-    import numpy as np
-    import tensorflow as tf
+    import tensorflow as tf  # only now that the hidden packages cannot be imported
 
     report = {"text_ops": load_text_ops(args.no_keras)}
     loaded = tf.saved_model.load(args.export_dir)

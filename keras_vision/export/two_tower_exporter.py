@@ -4,11 +4,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vision.export import exporter as base
-from keras_vision.export import pp_ops
 from keras_vision.api_export import keras_vision_export
+from keras_vision.data.ops_text import tokenize_settings
+from keras_vision.data.sentencepiece_tokenizer import SentencePieceTextTokenizer
+from keras_vision.export import exporter as base
 from keras_vision.export.errors import ExportError
-from keras_vision.export.sentence_piece_text_tokenizer import SentencePieceTextTokenizer
 
 ACTIVATIONS = ("sigmoid", "softmax", "none")
 SAMPLE_TEXTS = (
@@ -25,16 +25,13 @@ def _scalar(variable):
 
 
 def tokenizer_kwargs_from_pp(text_pp):
-    """The `tokenize(...)` op of a big_vision text pp string as tokenizer kwargs."""
-    for op in pp_ops.parse_pp(text_pp):
-        if op.name == "tokenize":
-            names = ("max_len", "eos", "model", "lower", "sample_if_multi", "pad_value", "add_bos")
-            kwargs = dict(zip(names, op.args))
-            kwargs.update(op.kwargs)
-            for key in ("sample_if_multi", "key", "inkey", "outkey"):
-                kwargs.pop(key, None)
-            return kwargs
-    raise ExportError(f"No tokenize(...) op in the text pp {text_pp!r}.")
+    """The settings of the `tokenize(...)` op of a big_vision text pp string (the training
+    op's defaults filled in: `keras_vision.data.ops_text.tokenize_settings`) as tokenizer
+    kwargs, "model" included."""
+    try:
+        return tokenize_settings(text_pp)
+    except ValueError as e:
+        raise ExportError(str(e)) from None
 
 
 def _text_length(model):
@@ -350,9 +347,10 @@ def export_two_tower(model, path, *, pp, tokenizer, text_pp=None, max_len=None, 
     Signatures: `embed_images`, `embed_images_uint8`, `embed_texts` (SentencePiece in
     the graph), `zero_shot`, `serving_default`, `model_encode_images/texts` (see
     `TwoTowerExporter`). Text settings come from `max_len`/`eos`/`lower`/`pad_value`/
-    `add_bos`, or from a big_vision text pp string `text_pp` holding a
-    `tokenize(max_len, eos, ...)` op (its `model=` is ignored: `tokenizer` is the
-    SentencePiece model).
+    `add_bos`, or, when given, from a big_vision text pp string `text_pp` holding a
+    `tokenize(max_len, eos, ...)` op: then every setting is the training op's (its
+    defaults for what the pp omits), so served ids are the training ids; its `model=`
+    is ignored (`tokenizer` is the SentencePiece model).
 
     Example:
     >>> export_two_tower(model, "saved_models/siglip_shapes/1", pp="resize(32)|value_range(-1, 1)",

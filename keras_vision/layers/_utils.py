@@ -7,18 +7,6 @@ import numpy as np
 from keras import ops
 
 
-def to_pair(size, what):
-    """`size` as a (height, width) tuple of positive ints; an int means square."""
-    if isinstance(size, (int, np.integer)):
-        size = (int(size), int(size))
-    try:
-        size = tuple(int(s) for s in size)
-    except TypeError:
-        raise ValueError(f"{what} must be an int or a (height, width) pair, got {size!r}.") from None
-    if len(size) != 2 or min(size) < 1:
-        raise ValueError(f"{what} must be an int or a (height, width) pair of positive ints, got {size!r}.")
-    return size
-
 
 class FlatFanInitializer:
     """Initializes a multi-axis kernel as if it were 2-D (fan_in, fan_out), then reshapes.

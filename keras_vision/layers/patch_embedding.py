@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from keras_vision.api_export import keras_vision_export
-from keras_vision.layers._utils import to_pair
+from keras_vision.sizes import to_pair
 
 
 @keras_vision_export("keras_vision.layers.PatchEmbedding")
@@ -53,13 +53,18 @@ class PatchEmbedding(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
 
+    @property
+    def kernel_size(self):
+        """(height, width) of the stored kernel: `patch_size` here (FlexiViT stores its own)."""
+        return self.patch_size
+
     def build(self, input_shape):
         channels = input_shape[-1]
         if channels is None:
-            raise ValueError(f"PatchEmbedding needs a known channel count, got input shape {input_shape}.")
+            raise ValueError(f"{type(self).__name__} needs a known channel count, got input shape {input_shape}.")
         self.kernel = self.add_weight(
             name="kernel",
-            shape=(*self.patch_size, int(channels), self.hidden_dim),
+            shape=(*self.kernel_size, int(channels), self.hidden_dim),
             initializer=self.kernel_initializer,
         )
         self.bias = None
@@ -67,9 +72,13 @@ class PatchEmbedding(keras.layers.Layer):
             self.bias = self.add_weight(name="bias", shape=(self.hidden_dim,), initializer=self.bias_initializer)
 
     def call(self, images):
-        x = ops.conv(images, self.kernel, strides=self.patch_size, padding="valid", data_format="channels_last")
-        if self.bias is not None:
-            x = x + self.bias
+        return self._patchify(images, self.kernel, self.bias, self.patch_size)
+
+    def _patchify(self, images, kernel, bias, patch_size):
+        """Non-overlapping `patch_size` patches of `images` times `kernel` (+ `bias` unless None)."""
+        x = ops.conv(images, kernel, strides=patch_size, padding="valid", data_format="channels_last")
+        if bias is not None:
+            x = x + bias
         return x
 
     def compute_output_shape(self, input_shape):

@@ -29,7 +29,7 @@ import numpy as np
 from keras import ops
 
 from keras_vision.api_export import keras_vision_export
-from keras_vision.layers._utils import to_pair
+from keras_vision.sizes import to_pair
 
 
 @keras_vision_export("keras_vision.layers.linear_resize_matrix")
@@ -161,6 +161,39 @@ def resample_patch_kernel_ops(kernel_hwio, new_hw):
     return ops.einsum("Hh,hwcd,Ww->HWcd", p_h, kernel_hwio, p_w)
 
 
+def _static_size(size):
+    """`size` as a Python int, or None when it is a run-time (traced) value."""
+    if isinstance(size, (int, np.integer)):
+        return int(size)
+    try:
+        return int(size)
+    except (TypeError, ValueError):
+        return None
+
+
+def _linear_resize_matrix_ops(in_size, out_size, antialias, dtype):
+    """`linear_resize_matrix(in_size, out_size, antialias)` in `keras.ops`, `out_size` a run-time value.
+
+    Same formula (half-pixel centres, triangle kernel widened by in/out when shrinking
+    with `antialias`, rows renormalised at the borders), evaluated in float32.
+    """
+    out_f = ops.cast(out_size, "float32")
+    inv_scale = float(in_size) / out_f
+    kernel_scale = ops.maximum(inv_scale, 1.0) if antialias else 1.0
+    sample = (ops.arange(out_size, dtype="float32") + 0.5) * inv_scale - 0.5
+    dist = ops.abs(sample[:, None] - ops.arange(in_size, dtype="float32")[None, :]) / kernel_scale
+    weights = ops.maximum(0.0, 1.0 - dist)
+    weights = weights / ops.sum(weights, axis=1, keepdims=True)
+    return ops.cast(weights, dtype)
+
+
+def _resize_matrix_ops(in_size, out_size, antialias, dtype):
+    static = _static_size(out_size)
+    if static is None:
+        return _linear_resize_matrix_ops(in_size, out_size, antialias, dtype)
+    return ops.convert_to_tensor(linear_resize_matrix(in_size, static, antialias).astype(np.float32), dtype=dtype)
+
+
 @keras_vision_export("keras_vision.layers.resize_grid_ops")
 def resize_grid_ops(x_bhwd, new_hw, antialias=True):
     """Half-pixel bilinear resize of a (batch, h, w, channels) grid in `keras.ops`.
@@ -171,14 +204,22 @@ def resize_grid_ops(x_bhwd, new_hw, antialias=True):
 
     Args:
         x_bhwd: tensor (batch, h, w, channels) with static h, w.
-        new_hw: int or (height, width).
+        new_hw: int or (height, width); the sizes may be run-time scalar tensors (a
+            token grid of unknown size while tracing), then the resize matrices are
+            computed in the graph.
         antialias: bool.
     """
-    new_hw = to_pair(new_hw, "new_hw")
+    if isinstance(new_hw, (int, np.integer)):
+        new_hw = (int(new_hw), int(new_hw))
+    if len(new_hw) != 2:
+        raise ValueError(f"new_hw must be an int or a (height, width) pair, got {new_hw!r}.")
+    static = tuple(_static_size(s) for s in new_hw)
     old_hw = tuple(int(s) for s in x_bhwd.shape[1:3])
-    if old_hw == new_hw:
-        return x_bhwd
+    if None not in static:
+        new_hw = to_pair(static, "new_hw")
+        if old_hw == new_hw:
+            return x_bhwd
     dtype = keras.backend.standardize_dtype(x_bhwd.dtype)
-    a_h = ops.convert_to_tensor(linear_resize_matrix(old_hw[0], new_hw[0], antialias).astype(np.float32), dtype=dtype)
-    a_w = ops.convert_to_tensor(linear_resize_matrix(old_hw[1], new_hw[1], antialias).astype(np.float32), dtype=dtype)
+    a_h = _resize_matrix_ops(old_hw[0], new_hw[0], antialias, dtype)
+    a_w = _resize_matrix_ops(old_hw[1], new_hw[1], antialias, dtype)
     return ops.einsum("Hh,bhwd,Ww->bHWd", a_h, x_bhwd, a_w)

@@ -1,6 +1,7 @@
 """Position-embedding tables and resizers: sincos2d, align-corners (load time), half-pixel (run time).
 
-- `posemb_sincos_2d`: big_vision's fixed 2-D sin-cos table (MoCo-v3 layout).
+- `posemb_sincos_2d`: big_vision's fixed 2-D sin-cos table (MoCo-v3 layout), numpy;
+  `posemb_sincos_2d_ops` the same in `keras.ops` for a grid known only at run time.
 - `resample_posemb_align_corners`: big_vision's load-time `vit.resample_posemb`
   (`scipy.ndimage.zoom(order=1)` = align-corners bilinear), numpy, any (h, w) grids.
 - `resize_posemb_half_pixel`: half-pixel bilinear resize in `keras.ops` (FlexiViT's
@@ -17,7 +18,7 @@ import numpy as np
 from keras import ops
 
 from keras_vision.api_export import keras_vision_export
-from keras_vision.layers._utils import to_pair
+from keras_vision.sizes import to_pair
 from keras_vision.layers.pi_resize import resize_grid_ops
 
 
@@ -42,16 +43,49 @@ def posemb_sincos_2d(grid_h, grid_w, hidden_dim, temperature=10_000.0, dtype="fl
     Paper: "An Empirical Study of Training Self-Supervised Vision Transformers"
     (MoCo v3), Chen et al., 2021 (https://arxiv.org/abs/2104.02057).
     """
-    if hidden_dim % 4 or hidden_dim < 8:
-        raise ValueError(f"sincos2d position embedding needs hidden_dim a multiple of 4 (>= 8), got {hidden_dim}.")
+    omega = _sincos_omega(hidden_dim, temperature)
     y, x = np.mgrid[:grid_h, :grid_w]
-    quarter = hidden_dim // 4
-    omega = np.arange(quarter, dtype=np.float32) / np.float32(quarter - 1)
-    omega = (1.0 / (np.float32(temperature) ** omega)).astype(np.float32)
     y = np.einsum("m,d->md", y.reshape(-1).astype(np.float32), omega)
     x = np.einsum("m,d->md", x.reshape(-1).astype(np.float32), omega)
     table = np.concatenate([np.sin(x), np.cos(x), np.sin(y), np.cos(y)], axis=1)
     return table.astype(dtype)[None]
+
+
+def _sincos_omega(hidden_dim, temperature):
+    if hidden_dim % 4 or hidden_dim < 8:
+        raise ValueError(f"sincos2d position embedding needs hidden_dim a multiple of 4 (>= 8), got {hidden_dim}.")
+    quarter = hidden_dim // 4
+    omega = np.arange(quarter, dtype=np.float32) / np.float32(quarter - 1)
+    return (1.0 / (np.float32(temperature) ** omega)).astype(np.float32)
+
+
+def posemb_sincos_2d_ops(grid_h, grid_w, hidden_dim, temperature=10_000.0, dtype="float32"):
+    """`posemb_sincos_2d` in `keras.ops`: the grid may be a run-time (traced) size.
+
+    For token grids whose size is unknown when the graph is built (a model with
+    `image_shape=(None, None, 3)` traced with unknown height/width); big_vision computes
+    the table from the token grid's shape on every call.
+
+    Args:
+        grid_h: int or scalar int tensor, number of token rows.
+        grid_w: int or scalar int tensor, number of token columns.
+        hidden_dim: int, D (static); a multiple of 4, at least 8.
+        temperature: float.
+        dtype: dtype of the result.
+
+    Returns:
+        tensor (1, grid_h * grid_w, D).
+
+    Example:
+        >>> posemb_sincos_2d_ops(14, 14, 768).shape
+        (1, 196, 768)
+    """
+    omega = ops.convert_to_tensor(_sincos_omega(int(hidden_dim), temperature))
+    y, x = ops.meshgrid(ops.arange(grid_h, dtype="float32"), ops.arange(grid_w, dtype="float32"), indexing="ij")
+    y = ops.reshape(y, (-1, 1)) * omega[None, :]
+    x = ops.reshape(x, (-1, 1)) * omega[None, :]
+    table = ops.concatenate([ops.sin(x), ops.cos(x), ops.sin(y), ops.cos(y)], axis=1)
+    return ops.cast(table, dtype)[None]
 
 
 @functools.lru_cache(maxsize=128)

@@ -5,16 +5,24 @@ import numpy as np
 from keras import ops
 
 from keras_vision.api_export import keras_vision_export
-from keras_vision.layers._utils import to_pair
+from keras_vision.sizes import to_pair
 from keras_vision.layers.posemb_utils import resample_posemb_align_corners
 
 
-def _flatten_grid(tokens):
-    """(B, h, w, D) -> ((B, h*w, D), (h, w)); (B, N, D) -> (itself, None)."""
+def _flatten_grid(tokens, dynamic=False):
+    """(B, h, w, D) -> ((B, h*w, D), (h, w)); (B, N, D) -> (itself, None).
+
+    With `dynamic`, a grid of unknown size while tracing is allowed: (h, w) are then
+    the run-time sizes (scalar tensors) where the static ones are unknown.
+    """
     if len(tokens.shape) == 4:
         h, w, d = tokens.shape[1], tokens.shape[2], tokens.shape[3]
         if h is None or w is None:
-            raise ValueError(f"Position embeddings need a static token grid, got shape {tokens.shape}.")
+            if not dynamic:
+                raise ValueError(f"Position embeddings need a static token grid, got shape {tokens.shape}.")
+            shape = ops.shape(tokens)
+            h, w = shape[1], shape[2]
+            return ops.reshape(tokens, (-1, h * w, d)), (h, w)
         return ops.reshape(tokens, (-1, h * w, d)), (int(h), int(w))
     if len(tokens.shape) == 3:
         return tokens, None
@@ -27,7 +35,7 @@ class PositionEmbedding(keras.layers.Layer):
 
     The weight `embeddings` has shape (1, grid_h * grid_w, D), big_vision's
     `pos_embedding`; it is added before any [cls] token is prepended. The grid is
-    fixed: to use another resolution, build a new layer/model and copy the table
+    fixed (so a model using it needs a static `image_shape`): to use another resolution, build a new layer/model and copy the table
     with `set_embeddings(table)`, which resamples it (align-corners bilinear, as
     big_vision does at load time). FlexiViT's run-time resizing is a separate layer.
 

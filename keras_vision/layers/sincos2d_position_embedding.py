@@ -4,8 +4,9 @@ import keras
 from keras import ops
 
 from keras_vision.api_export import keras_vision_export
-from keras_vision.layers._utils import to_pair
+from keras_vision.sizes import to_pair
 from keras_vision.layers.posemb_utils import posemb_sincos_2d
+from keras_vision.layers.posemb_utils import posemb_sincos_2d_ops
 from keras_vision.layers.position_embedding import _flatten_grid
 
 
@@ -14,7 +15,10 @@ class SinCos2DPositionEmbedding(keras.layers.Layer):
     """Adds the fixed 2-D sin-cos table (no weights) to a token grid and flattens it.
 
     The table comes from `keras_vision.layers.posemb_sincos_2d` for the grid of the
-    incoming tokens, so any static grid works.
+    incoming tokens, so any grid works: a static one gets the numpy table as a
+    constant, one known only at run time (a model with `image_shape=(None, None, 3)`
+    traced at unknown sizes) the same table computed in the graph
+    (`posemb_sincos_2d_ops`), as big_vision computes it from the grid on every call.
 
     Args:
         grid_size: optional int or (h, w); required only for (batch, N, D) inputs.
@@ -41,13 +45,17 @@ class SinCos2DPositionEmbedding(keras.layers.Layer):
         self.temperature = float(temperature)
 
     def call(self, tokens):
-        tokens, grid = _flatten_grid(tokens)
+        tokens, grid = _flatten_grid(tokens, dynamic=True)
         if grid is None:
             if self.grid_size is None:
                 raise ValueError("SinCos2DPositionEmbedding needs a (batch, h, w, D) grid or `grid_size`.")
             grid = self.grid_size
-        table = posemb_sincos_2d(grid[0], grid[1], int(tokens.shape[-1]), self.temperature)
-        return tokens + ops.convert_to_tensor(table, dtype=tokens.dtype)
+        dim = int(tokens.shape[-1])
+        if isinstance(grid[0], int) and isinstance(grid[1], int):
+            table = ops.convert_to_tensor(posemb_sincos_2d(grid[0], grid[1], dim, self.temperature), dtype=tokens.dtype)
+        else:
+            table = posemb_sincos_2d_ops(grid[0], grid[1], dim, self.temperature, dtype=tokens.dtype)
+        return tokens + table
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) == 4:

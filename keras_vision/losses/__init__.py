@@ -19,17 +19,11 @@ from keras_vision.losses.contrastive import sigmoid_loss_chunked
 from keras_vision.losses.contrastive import softmax_contrastive_loss
 from keras_vision.losses.distillation import DISTANCE_KINDS
 from keras_vision.losses.distillation import dist
+from keras_vision.losses.registry import LOSSES
 from keras_vision.losses.registry import get
 from keras_vision.losses.registry import register_loss
 from keras_vision.losses.registry import registered_losses
 
-# contrastive.py keeps its own name table; expose those names through `get` too
-# (register_loss is idempotent, so contrastive.py may also register itself).
-
-
-def _register_contrastive():
-    for name, fn in getattr(contrastive, "CONTRASTIVE_LOSSES", {}).items():
-        register_loss(name)(fn)
-
-
-_register_contrastive()
+# The contrastive losses are looked up by name too (contrastive.py keeps the table).
+for _name, _fn in contrastive.CONTRASTIVE_LOSSES.items():
+    register_loss(_name)(_fn)

@@ -13,6 +13,7 @@ big_vision references: `trainers/proj/image_text/siglip.py` (sigmoid loss),
 from keras import ops
 
 from keras_vision.api_export import keras_vision_export
+from keras_vision.backend import ring_sigmoid_loss
 
 
 def _pair_logits(zimg, ztxt, t, b=None):
@@ -107,9 +108,8 @@ def sigmoid_loss_chunked(zimg, ztxt, t, b=None):
 
     Paper: "Sigmoid Loss for Language Image Pre-Training" (Zhai et al., 2023), §3.3.
     """
-    from keras_vision import backend
-
-    return backend.chunked_sigmoid_loss(zimg, ztxt, t, b)
+    ring = ring_sigmoid_loss(zimg, ztxt, t, b)
+    return sigmoid_loss(zimg, ztxt, t, b) if ring is None else ring
 
 
 @keras_vision_export("keras_vision.losses.bidirectional_contrastive_loss")

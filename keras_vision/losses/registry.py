@@ -6,9 +6,10 @@ every loss module registers its functions here with `@register_loss(...)`, so
 """
 
 from keras_vision.api_export import keras_vision_export
-from keras_vision.name_registry import register_names
+from keras_vision.registry import Registry
+from keras_vision.registry import RegistryError
 
-_LOSSES = {}
+LOSSES = Registry("loss name")
 
 
 @keras_vision_export("keras_vision.losses.register_loss")
@@ -27,10 +28,7 @@ def register_loss(name, *aliases):
     ... def my_loss(logits, labels, reduction=True): ...
     """
 
-    def decorator(fn):
-        return register_names(_LOSSES, "Loss name", (name, *aliases), fn)
-
-    return decorator
+    return LOSSES.register(name, *aliases)
 
 
 @keras_vision_export("keras_vision.losses.get")
@@ -47,11 +45,11 @@ def get(name):
     """
     if callable(name):
         return name
-    if name not in _LOSSES:
-        raise ValueError(f"Unknown loss {name!r}; expected one of {registered_losses()}.")
-    return _LOSSES[name]
+    if name not in LOSSES:
+        raise RegistryError(f"Unknown loss {name!r}; expected one of {registered_losses()}.")
+    return LOSSES.get(name)
 
 
 def registered_losses():
     """Sorted list of every registered loss name."""
-    return sorted(_LOSSES)
+    return LOSSES.names()

@@ -1,21 +1,21 @@
-"""Models: families (vit, flexivit, two_tower, ...) and the big_vision-name registry."""
+"""Models: the families and the big_vision-name registry.
 
+Each family package registers its big_vision builders (`build_model`) and checkpoint
+converters (`keras_vision.convert.load_big_vision`) when it is imported; this file
+imports every family, so the list below is the list of families.
+"""
+
+from keras_vision.models import flexivit
+from keras_vision.models import two_tower
+from keras_vision.models import vit
+from keras_vision.models.flexivit import FlexiViTBackbone
+from keras_vision.models.flexivit import FlexiViTImageClassifier
+from keras_vision.models.registry import MODELS
 from keras_vision.models.registry import build_model
 from keras_vision.models.registry import register_model
 from keras_vision.models.registry import registered_models
+from keras_vision.models.registry import resolve_model_kwargs
+from keras_vision.models.two_tower import TextTransformerBackbone
+from keras_vision.models.two_tower import TwoTowerModel
 from keras_vision.models.vit import ViTBackbone
 from keras_vision.models.vit import ViTImageClassifier
-
-
-def __getattr__(name):
-    # Other families' public classes (e.g. TwoTowerModel, FlexiViTBackbone) are found
-    # lazily, so this file need not know them and importing keras_vision.models stays cheap.
-    from keras_vision.api_export import PUBLIC_API
-    from keras_vision.models.registry import import_families
-
-    key = f"keras_vision.models.{name}"
-    if key not in PUBLIC_API:
-        import_families()
-    if key in PUBLIC_API:
-        return PUBLIC_API[key]
-    raise AttributeError(f"module 'keras_vision.models' has no attribute {name!r}")

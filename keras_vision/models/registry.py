@@ -1,77 +1,76 @@
 """Model registry: `build_model("vit", **big_vision_kwargs)` -> a Keras model.
 
 Families register a builder that takes big_vision's model kwargs (the contents of a
-recipe's `config.model`) with `@register_model("name")`. Names are big_vision's
-`config.model_name` values ("vit", "proj.flexi.vit", "proj.image_text.two_towers", ...).
+recipe's `config.model`) with `@register_model("name")`; `keras_vision/models/__init__.py`
+imports every family, so the table is complete once `keras_vision.models` is imported.
+Names are big_vision's `config.model_name` values ("vit", "proj.flexi.vit",
+"proj.image_text.two_towers", ...).
 """
 
-import importlib
-import pkgutil
-
 from keras_vision.api_export import keras_vision_export
-from keras_vision.name_registry import register_names
+from keras_vision.registry import Registry
 
-_BUILDERS = {}
-# module name -> the exception its import raised (shown when a name is not found).
-IMPORT_ERRORS = {}
-
-
-def import_families():
-    """Imports every `keras_vision.models.<family>` package (and its `*_convert`/builder modules).
-
-    Families register their builders and converters at import time; this lets
-    `build_model` / `load_big_vision` find them without a central list.
-    """
-    import keras_vision.models as models_pkg
-
-    def _import(module):
-        try:
-            return importlib.import_module(module)
-        except Exception as e:  # one broken family must not hide the others
-            IMPORT_ERRORS[module] = e
-            return None
-
-    for info in pkgutil.iter_modules(models_pkg.__path__):
-        if not info.ispkg:
-            continue
-        package = _import(f"keras_vision.models.{info.name}")
-        if package is None:
-            continue
-        for sub in pkgutil.iter_modules(package.__path__):
-            if sub.name.endswith(("_convert", "_builder", "_registry")):
-                _import(f"keras_vision.models.{info.name}.{sub.name}")
-
-
-def import_errors_note():
-    """A sentence naming family modules that failed to import (empty if none)."""
-    if not IMPORT_ERRORS:
-        return ""
-    failed = ", ".join(f"{m} ({type(e).__name__}: {e})" for m, e in sorted(IMPORT_ERRORS.items()))
-    return f" (these modules failed to import: {failed})"
+MODELS = Registry("model_name")
+# model_name -> `resolve(kwargs) -> kwargs`: a family's sugar (a variant string) expanded
+# into the explicit numbers its builder also accepts, so a run's config stores numbers.
+MODEL_KWARGS_RESOLVERS = Registry("model kwargs resolver")
+_MODEL_SPEC_KWARGS = {}
 
 
 @keras_vision_export("keras_vision.models.register_model")
-def register_model(name, *aliases):
+def register_model(name, *aliases, resolve_kwargs=None, model_spec_kwargs=()):
     """Decorator registering `builder(**big_vision_kwargs) -> keras.Model` under `name`.
 
     Re-registering the same function is a no-op; another function under a taken name
     is an error.
 
+    Args:
+        name, *aliases: big_vision model names.
+        resolve_kwargs: optional `fn(kwargs) -> kwargs` that expands the family's sugar
+            (e.g. `variant="S/16"`) into explicit kwargs the builder accepts, explicit
+            kwargs winning; `resolve_model_kwargs` applies it.
+        model_spec_kwargs: names of kwargs that take an already loaded `keras.Model`
+            to initialise a part from (e.g. a two-tower's `image_init`); given a path
+            or preset name in a recipe, `keras_vision.loading.model_from_config` loads
+            it with `load_model` first.
+
     Example:
         >>> @register_model("my_family")
         ... def build_my_family(**kwargs): ...
     """
+    names = (name, *aliases)
+    if resolve_kwargs is not None:
+        MODEL_KWARGS_RESOLVERS.add(names, resolve_kwargs)
+    for key in names:
+        _MODEL_SPEC_KWARGS[key] = tuple(model_spec_kwargs)
+    return MODELS.register(*names)
 
-    def decorator(builder):
-        return register_names(_BUILDERS, "Model name", (name, *aliases), builder)
 
-    return decorator
+def model_spec_kwargs(model_name):
+    """Names of `model_name`'s builder kwargs that take a loaded model (see `register_model`)."""
+    return _MODEL_SPEC_KWARGS.get(model_name, ())
+
+
+@keras_vision_export("keras_vision.models.resolve_model_kwargs")
+def resolve_model_kwargs(model_name, kwargs):
+    """`kwargs` of `model_name` with the family's sugar (a variant) expanded into explicit numbers.
+
+    Builds the same model as `kwargs`; models without a resolver get `kwargs` back
+    unchanged (as a new dict).
+
+    Example:
+        >>> resolve_model_kwargs("vit", {"variant": "S/16", "patch_size": 8})
+        {'width': 384, 'depth': 12, 'mlp_dim': 1536, 'num_heads': 6, 'patch_size': 8}
+    """
+    kwargs = dict(kwargs or {})
+    if model_name not in MODEL_KWARGS_RESOLVERS:
+        return kwargs
+    return MODEL_KWARGS_RESOLVERS.get(model_name)(kwargs)
 
 
 def registered_models():
     """Sorted names accepted by `build_model`."""
-    import_families()
-    return sorted(_BUILDERS)
+    return MODELS.names()
 
 
 @keras_vision_export("keras_vision.models.build_model")
@@ -86,10 +85,4 @@ def build_model(model_name, **kwargs):
     Example:
         >>> model = build_model("vit", variant="mu/8", pool_type="gap", num_classes=10, image_size=32)
     """
-    if model_name not in _BUILDERS:
-        import_families()
-    if model_name not in _BUILDERS:
-        raise ValueError(
-            f"Unknown model_name {model_name!r}; expected one of {sorted(_BUILDERS)}.{import_errors_note()}"
-        )
-    return _BUILDERS[model_name](**kwargs)
+    return MODELS.get(model_name)(**kwargs)

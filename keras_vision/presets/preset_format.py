@@ -15,6 +15,8 @@ import json
 import os
 import pathlib
 
+import keras
+
 from keras_vision.presets.preset_error import PresetError
 
 CONFIG_FILE = "config.json"
@@ -114,7 +116,6 @@ def preset_problems(path):
             problems.append(
                 f"{file} names class {name!r}, which is not registered with Keras (is the module that "
                 "defines it imported? keras_vision classes register on `import keras_vision.models`)"
-                + _import_errors()
             )
     prep = parsed.get(PREPROCESSING_FILE)
     if prep is not None:
@@ -132,17 +133,7 @@ def preset_problems(path):
     return problems
 
 
-def _import_errors():
-    try:
-        from keras_vision.models.registry import import_errors_note
-    except ImportError:
-        return ""
-    return import_errors_note()
-
-
 def _registered(name):
-    import keras
-
     return keras.saving.get_registered_object(name)
 
 

@@ -4,20 +4,13 @@ import json
 import pathlib
 
 import keras
+import keras_hub
 
-from keras_vision.presets import preset_format as fmt
 from keras_vision.api_export import keras_vision_export
+from keras_vision.data.sentencepiece_tokenizer import SentencePieceTextTokenizer
+from keras_vision.presets import preset_format as fmt
 from keras_vision.presets.preset_error import PresetError
 from keras_vision.presets.preset_registry import resolve_preset
-
-
-def import_model_modules():
-    """Imports every keras_vision model family so their classes are registered with Keras."""
-    try:
-        from keras_vision.models.registry import import_families
-    except ImportError:
-        return
-    import_families()
 
 
 def _registered_class(config, file, path):
@@ -31,10 +24,6 @@ def _registered_class(config, file, path):
 
 
 def _is_subclass(cls, kind):
-    try:
-        import keras_hub
-    except ImportError:
-        return False
     return isinstance(cls, type) and issubclass(cls, getattr(keras_hub.models, kind))
 
 
@@ -82,7 +71,6 @@ def from_preset(preset, load_weights=True, **kwargs):
     >>> model = keras_vision.presets.from_preset("saved_models/presets/vit_mu8_shapes")
     """
     path = resolve_preset(preset)
-    import_model_modules()
     fmt.check_preset(path)
     task_config = fmt.read_json(path, fmt.TASK_FILE)
     config = fmt.read_json(path, fmt.CONFIG_FILE)
@@ -117,7 +105,6 @@ def from_preset(preset, load_weights=True, **kwargs):
 def preset_summary(preset):
     """JSON-able description of a preset: files, metadata, config class, preprocessing, problems."""
     path = resolve_preset(preset)
-    import_model_modules()
     root = pathlib.Path(path)
     files = {str(p.relative_to(root)): p.stat().st_size for p in sorted(root.rglob("*")) if p.is_file()}
     out = {"path": path, "files": files, "problems": fmt.preset_problems(path)}
@@ -142,15 +129,13 @@ def preset_summary(preset):
 
 @keras_vision_export("keras_vision.presets.load_tokenizer")
 def load_tokenizer(preset):
-    """The preset's text tokenizer as a `keras_vision.export.SentencePieceTextTokenizer`
+    """The preset's text tokenizer as a `keras_vision.data.SentencePieceTextTokenizer`
     (big_vision `tokenize` semantics: max_len, sticky EOS, pad value, lowercasing)."""
     prep = load_preprocessing(preset)
     text = dict(prep.get("text") or {})
     model = text.pop("tokenizer", None)
     if not model:
         raise PresetError(f"Preset {str(preset)!r} has no text tokenizer (no 'text' in {fmt.PREPROCESSING_FILE}).")
-    from keras_vision.export.sentence_piece_text_tokenizer import SentencePieceTextTokenizer
-
     text.pop("vocab_size", None)
     max_len = text.pop("max_len", None)
     if max_len is None:

@@ -3,7 +3,8 @@
 Two sources of names:
 
 1. Per-family tables `keras_vision/models/<family>/<family>_presets.py`, each a dict
-   `PRESETS = {name: {"path": ..., "description": ..., "source": ...}}` whose folders
+   `PRESETS = {name: {"path": ..., "description": ..., "source": ...}}` (registered by
+   keras_vision/presets/__init__.py) whose folders
    are produced by our recipes and conversions (`make demo`, `keras-vision convert`).
    A relative `path` is looked up under the current directory, then the repository
    root. Entries whose folder is missing are listed as "not available" with how to
@@ -17,11 +18,13 @@ Two sources of names:
 import os
 import pathlib
 
-from keras_vision.presets import preset_format as fmt
 from keras_vision.api_export import keras_vision_export
+from keras_vision.presets import preset_format as fmt
 from keras_vision.presets.preset_error import PresetError
+from keras_vision.registry import Registry
 
-_TABLES = {}
+# The family tables, registered by keras_vision/presets/__init__.py (equal entries may be re-registered).
+PRESETS = Registry("preset", same=lambda a, b: a == b)
 _SEARCH_DEPTH = 4
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -32,30 +35,7 @@ def register_presets(presets, family):
     for name, entry in presets.items():
         if "path" not in entry:
             raise PresetError(f"Preset table entry {name!r} of family {family!r} has no 'path'.")
-        _TABLES[name] = {**entry, "name": name, "family": entry.get("family", family), "origin": "table"}
-
-
-def _load_family_tables():
-    import importlib
-    import pkgutil
-
-    try:
-        import keras_vision.models as models
-    except ImportError:
-        return
-    for info in pkgutil.iter_modules(models.__path__):
-        if not info.ispkg:
-            continue
-        module_name = f"keras_vision.models.{info.name}.{info.name}_presets"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name == module_name:
-                continue
-            raise
-        table = getattr(module, "PRESETS", None) or getattr(module, "presets", None)
-        if isinstance(table, dict):
-            register_presets(table, info.name)
+        PRESETS.add(name, {**entry, "name": name, "family": entry.get("family", family), "origin": "table"})
 
 
 def search_paths():
@@ -151,8 +131,7 @@ def list_presets():
     Example:
     >>> [p["name"] for p in keras_vision.presets.list_presets() if p["available"]]
     """
-    _load_family_tables()
-    entries = {name: _describe(e) for name, e in _TABLES.items()}
+    entries = {name: _describe(e) for name, e in PRESETS.items()}
     known_paths = {str(pathlib.Path(e["path"]).resolve()) for e in entries.values()}
     for root in search_paths():
         for folder in _walk(root, _SEARCH_DEPTH):

@@ -7,10 +7,14 @@ import pathlib
 import shutil
 
 import keras
+import keras_hub
 
-from keras_vision.presets import preset_format as fmt
 from keras_vision.api_export import keras_vision_export
+from keras_vision.data.sentencepiece_tokenizer import read_model
+from keras_vision.presets import preset_format as fmt
+from keras_vision.presets.image_size import model_image_size
 from keras_vision.presets.preset_error import PresetError
+from keras_vision.version import __version__
 
 
 def model_family(model):
@@ -22,10 +26,6 @@ def model_family(model):
 
 
 def _is_keras_hub(model, kind):
-    try:
-        import keras_hub
-    except ImportError:
-        return False
     return isinstance(model, getattr(keras_hub.models, kind))
 
 
@@ -43,15 +43,9 @@ def _save_plain_model(model, path):
     with open(path / fmt.CONFIG_FILE, "w") as f:
         json.dump(config, f, indent=4)
     model.save_weights(str(path / fmt.WEIGHTS_FILE))
-    try:
-        import keras_hub
-
-        hub_version = keras_hub.__version__
-    except ImportError:
-        hub_version = None
     metadata = {
         "keras_version": keras.__version__,
-        "keras_hub_version": hub_version,
+        "keras_hub_version": keras_hub.__version__,
         "parameter_count": int(model.count_params()),
         "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
         "tasks": [],
@@ -61,11 +55,7 @@ def _save_plain_model(model, path):
 
 
 def _save_tokenizer(path, tokenizer, text):
-    from keras_vision.export.sentence_piece_text_tokenizer import read_sentencepiece_model
-
-    proto = read_sentencepiece_model(tokenizer)
-    import keras_hub
-
+    proto = read_model(tokenizer)
     hub_tok = keras_hub.tokenizers.SentencePieceTokenizer(
         proto=proto, sequence_length=text.get("max_len"), add_bos=bool(text.get("add_bos", False)),
         add_eos=text.get("eos", "sticky") != "none",
@@ -92,12 +82,8 @@ def classifier_outputs(model):
 
 
 def _image_size(model):
-    try:
-        from keras_vision.export.exporter import infer_image_size
-
-        return list(infer_image_size(getattr(model, "image_encoder", None) or model))
-    except (ValueError, ImportError):
-        return None
+    size = model_image_size(getattr(model, "image_encoder", None) or model)
+    return None if size is None else list(size)
 
 
 @keras_vision_export("keras_vision.presets.save_preset")
@@ -175,8 +161,6 @@ def save_preset(model, preset_dir, metadata=None, *, pp=None, class_names=None, 
     with open(path / fmt.PREPROCESSING_FILE, "w") as f:
         json.dump(preprocessing, f, indent=4)
 
-    import keras_vision
-
     meta = fmt.read_json(path, fmt.METADATA_FILE) or {}
     section = dict(metadata or {})
     section.update(
@@ -184,7 +168,7 @@ def save_preset(model, preset_dir, metadata=None, *, pp=None, class_names=None, 
         family=section.get("family") or model_family(model),
         class_name=f"{type(model).__module__}.{type(model).__name__}",
         parameter_count=int(model.count_params()),
-        keras_vision_version=keras_vision.__version__,
+        keras_vision_version=__version__,
         backend=keras.backend.backend(),
     )
     files = {}

@@ -1,12 +1,14 @@
-"""Builders turning a recipe config into data, model, loss and optimizer for `train`."""
+"""Builders turning a recipe config into data, loss and optimizer for `train` (the model: `keras_vision.loading`)."""
 
-import inspect
 import math
-import pathlib
 
 import keras
 
 from keras_vision.config import ConfigError
+from keras_vision.data import get_source
+from keras_vision.data import make_pipeline
+from keras_vision.losses import BigVisionLoss
+from keras_vision.optimizers import make_optimizer
 
 LABEL_KEY = "labels"
 
@@ -25,10 +27,6 @@ def total_steps_of(config, num_examples=None):
 def num_train_examples(config):
     """Size of the training data (None when unknown)."""
     try:
-        from keras_vision.data import get_source
-    except ImportError:
-        return None
-    try:
         return int(get_source(config.input.data).num_examples)
     except (TypeError, ValueError, AttributeError):
         return None
@@ -45,88 +43,22 @@ def split_batch(batch, label_key=LABEL_KEY):
     return (x, y) if y is not None else (x,)
 
 
-def _skip_kwarg(make_pipeline):
-    params = inspect.signature(make_pipeline).parameters
-    for name in ("start_step", "skip_batches"):
-        if name in params:
-            return name
-    return None
-
-
 def build_train_dataset(config, start_batch, batch_size):
     """The training tf.data of (x, y) batches, positioned at batch `start_batch`.
 
     The pipeline is deterministic given `config.seed`, so the batches a resumed run
     sees after `start_batch` are those an uninterrupted run saw.
     """
-    from keras_vision.data import make_pipeline
-
     kwargs = dict(
         train=True,
         seed=config.get("seed", 0),
         shuffle_buffer_size=config.input.get("shuffle_buffer_size"),
         mixup=config.get("mixup") or None,
+        start_step=start_batch,  # the pipeline starts mid-stream without producing the skipped batches
     )
-    skip = _skip_kwarg(make_pipeline)
-    if skip:  # the pipeline can start mid-stream without producing the skipped batches
-        kwargs[skip] = start_batch
-    ds = make_pipeline(config.input.data, config.input.pp, batch_size, **kwargs)
-    ds = ds.repeat()
-    if not skip and start_batch:
-        ds = ds.skip(start_batch)
+    ds = make_pipeline(config.input.data, config.input.pp, batch_size, **kwargs).repeat()
     label_key = config.get("label_key", LABEL_KEY)
     return ds.map(lambda b: split_batch(b, label_key))
-
-
-def build_model(config):
-    """The model of `config.model_name(**config.model)`, or loaded from `config.model_init`.
-
-    `model_init` may be a `.keras` file (the whole model), a big_vision `.npz` checkpoint
-    (converted by `keras_vision.convert.load_big_vision`) or a KerasHub preset folder
-    (a task preset is loaded whole; a backbone preset fills `model.backbone`).
-    `config.dtype_mm` (`keras_vision.distribution.model_build_scope`) applies to the
-    layers built here, `config.remat` (`keras_vision.distribution.apply_remat`) to the
-    built model.
-    """
-    from keras_vision.distribution import apply_remat
-    from keras_vision.distribution import model_build_scope
-
-    with model_build_scope(config):
-        model = _build_model(config)
-    if config.get("remat"):
-        apply_remat(model, config.remat)
-    return model
-
-
-def _build_model(config):
-    init = config.get("model_init")
-    model_kwargs = dict(config.get("model") or {})
-    if init and str(init).endswith(".keras"):
-        return keras.saving.load_model(init, compile=False)
-    if init and ".npz" in str(init):  # also big_vision's "file.npz:prefix"
-        from keras_vision.convert import load_big_vision
-
-        kwargs = {}
-        if config.get("model_load"):
-            kwargs.update(config.model_load)
-        return load_big_vision(init, model=config.get("model_name", "vit"), config=model_kwargs, **kwargs)
-    if init and (pathlib.Path(init) / "task.json").exists():
-        import keras_hub
-
-        return keras_hub.models.Task.from_preset(str(init))
-    from keras_vision.models import build_model as registry_build
-
-    if not config.get("model_name"):
-        raise ConfigError("The config needs model_name (a keras_vision.models registry name).")
-    model = registry_build(config.model_name, **model_kwargs)
-    if init:
-        import keras_hub
-
-        backbone = keras_hub.models.Backbone.from_preset(str(init))
-        if getattr(model, "backbone", None) is None:
-            raise ConfigError(f"model_init {init!r} is a backbone preset but {type(model).__name__} has no backbone.")
-        model.backbone.set_weights(backbone.get_weights())
-    return model
 
 
 def build_loss(config):
@@ -136,8 +68,6 @@ def build_loss(config):
         return None
     if callable(name):
         return name
-    from keras_vision.losses import BigVisionLoss
-
     return BigVisionLoss(name, **dict(config.get("loss_kw") or {}))
 
 
@@ -147,8 +77,6 @@ def build_optimizer(config, total_steps, num_examples=None):
     Its schedules read `optimizer.iterations`, which Keras counts in updates (not
     micro-batches) under `gradient_accumulation_steps`.
     """
-    from keras_vision.optimizers import make_optimizer
-
     accum = int(config.get("grad_accum_steps") or 1)
     kwargs = {"gradient_accumulation_steps": accum} if accum > 1 else {}
     return make_optimizer(config, total_steps, batch_size=config.input.batch_size,

@@ -4,6 +4,8 @@ import keras
 from keras import ops
 
 from keras_vision.api_export import keras_vision_export
+from keras_vision.backend.stateless_metrics import loss_metric_result
+from keras_vision.backend.stateless_metrics import update_loss_metric
 
 
 def micro_batch_objective(model, x_micro, index, zimg_all, ztxt_all, num_micro_batches, training=True):
@@ -105,6 +107,7 @@ class ContrastiveAccumulationTrainer(keras.Model):
 
     def train_step(self, *args):
         backend = keras.backend.backend()
+        # Per-backend dispatch: each implementation imports its framework (jax / tensorflow).
         if backend == "jax":
             from keras_vision.backend.jax import contrastive_accumulation as impl
         elif backend == "tensorflow":
@@ -113,7 +116,7 @@ class ContrastiveAccumulationTrainer(keras.Model):
             raise NotImplementedError(
                 f"ContrastiveAccumulationTrainer supports the jax and tensorflow backends, not {backend!r}."
             )
-        return impl.train_step(self, *args)
+        return impl.train_step(self, *args, objective_fn=micro_batch_objective)
 
     def get_config(self):
         config = super().get_config()
@@ -126,18 +129,3 @@ class ContrastiveAccumulationTrainer(keras.Model):
         config["model"] = keras.layers.deserialize(config["model"], custom_objects=custom_objects)
         return cls(**config)
 
-
-def update_loss_metric(trainer, metrics_values, loss):
-    """Stateless update of the trainer's loss Mean (JAX); returns new metric values."""
-    mapping = list(zip(trainer.metrics_variables, metrics_values))
-    with keras.StatelessScope(state_mapping=mapping) as scope:
-        trainer.loss_tracker.update_state(loss)
-    return [
-        scope.get_current_value(v) if scope.get_current_value(v) is not None else val
-        for v, val in zip(trainer.metrics_variables, metrics_values)
-    ]
-
-
-def loss_metric_result(trainer, metrics_values):
-    with keras.StatelessScope(state_mapping=list(zip(trainer.metrics_variables, metrics_values))):
-        return trainer.loss_tracker.result()

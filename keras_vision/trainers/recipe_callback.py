@@ -42,10 +42,14 @@ class RecipeCallback(keras.callbacks.Callback):
         printer: a `ProgressPrinter` (None: silent).
         checkpoints: a `CheckpointManager` (None: no checkpoints).
         evaluators: an `EvaluatorCallback` used for its scheduling (not added to fit).
+        model: the model to checkpoint and evaluate (the recipe's model), also when
+            `fit` runs on a training wrapper (`config.trainer`) around it; None: the
+            model `fit` sets.
     """
 
-    def __init__(self, state, writer, printer=None, checkpoints=None, evaluators=None):
+    def __init__(self, state, writer, printer=None, checkpoints=None, evaluators=None, model=None):
         super().__init__()
+        self._run_model = model
         self.state, self.writer, self.printer = state, writer, printer
         self.checkpoints, self.evaluators = checkpoints, evaluators
         self._interval = {"sums": {}, "count": 0, "seconds": 0.0, "steps": 0}
@@ -54,6 +58,7 @@ class RecipeCallback(keras.callbacks.Callback):
         self._epoch_t0 = None
 
     def set_model(self, model):
+        model = model if self._run_model is None else self._run_model
         super().set_model(model)
         if self.evaluators is not None:
             self.evaluators.set_model(model)

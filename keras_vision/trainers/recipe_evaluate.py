@@ -5,27 +5,21 @@ import pathlib
 from keras_vision.api_export import keras_vision_export
 from keras_vision.config import ConfigDict
 from keras_vision.config import ConfigError
-from keras_vision.trainers import builders
-from keras_vision.trainers.run_loader import CONFIG_NAME
-from keras_vision.trainers.run_loader import is_run_dir
-from keras_vision.trainers.run_loader import load_run
+from keras_vision.loading import load_run
+from keras_vision.loading import model_from_config
+from keras_vision.loading import spec_kind
 
 
 def _load_target(target, config, step):
-    """(model, config, step) for a workdir, a preset folder or a .keras file."""
-    path = pathlib.Path(target)
-    if is_run_dir(path):
-        model, run_config, info = load_run(path, step)
+    """(model, config, step) for a workdir, or any other model spec with the recipe `config`."""
+    if spec_kind(target) == "run":
+        model, run_config, info = load_run(target, step)
         return model, config or run_config, info["step"]
-    if path.suffix == ".keras" or path.is_dir():
-        if config is None:
-            raise ConfigError(f"{str(path)!r} is a saved model, not a workdir: give --recipe for its evaluators.")
-        model_config = ConfigDict(config)
-        model_config.model_init = str(path)
-        return builders.build_model(model_config), config, None
-    raise ConfigError(
-        f"{str(target)!r} is neither a workdir (a folder with {CONFIG_NAME} and checkpoints/), a preset folder nor a .keras file."
-    )
+    if config is None:
+        raise ConfigError(f"{str(target)!r} is a saved model, not a workdir: give --recipe for its evaluators.")
+    model_config = ConfigDict(config)
+    model_config.model_init = str(target)
+    return model_from_config(model_config), config, None
 
 
 @keras_vision_export("keras_vision.trainers.evaluate_run")

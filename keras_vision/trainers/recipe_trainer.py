@@ -18,14 +18,16 @@ from keras_vision.distribution import check_batch_size
 from keras_vision.distribution import make_distribution
 from keras_vision.trainers import builders
 from keras_vision.trainers import report
-from keras_vision.trainers.checkpoint_manager import CheckpointManager
+from keras_vision.loading import CONFIG_NAME
+from keras_vision.loading import CheckpointManager
+from keras_vision.loading import model_from_config
 from keras_vision.trainers.errors import TrainingDivergedError
 from keras_vision.trainers.errors import WorkdirConfigError
 from keras_vision.trainers.metrics_writer import MetricsWriter
 from keras_vision.trainers.progress_printer import ProgressPrinter
 from keras_vision.trainers.recipe_callback import RecipeCallback
 from keras_vision.trainers.recipe_callback import RunState
-from keras_vision.trainers.run_loader import CONFIG_NAME
+from keras_vision.trainers.run_preparation import prepare_run
 from keras_vision.trainers.trainer_registry import make_trainer
 
 
@@ -133,7 +135,9 @@ def train(config, workdir, *, model=None, train_data=None, optimizer=None, evalu
           callbacks=(), verbose=True):
     """Trains a recipe config in `workdir`; resumes from its last checkpoint if there is one.
 
-    Builds the data (`keras_vision.data.make_pipeline`), the model
+    First runs the recipe's preparation steps (`keras_vision.trainers.prepare_run`:
+    "{workdir}" placeholders, `config.pretrain` stages, a `config.sentencepiece`
+    vocabulary, ...). Then builds the data (`keras_vision.data.make_pipeline`), the model
     (`keras_vision.models.build_model(config.model_name, **config.model)` or
     `config.model_init`), the optimizer (`keras_vision.optimizers.make_optimizer`), the
     loss (`config.loss`, or the model's own `compute_loss` when unset) and the
@@ -188,6 +192,7 @@ def train(config, workdir, *, model=None, train_data=None, optimizer=None, evalu
     if config.get("multihost"):
         # Before anything touches a device: joins this process to the other hosts'.
         keras.distribution.initialize()
+    config = prepare_run(config, workdir, lambda stage_config, stage_dir: train(stage_config, stage_dir, verbose=verbose))
     dist = make_distribution(config)
     with dist.scope() if dist is not None else contextlib.nullcontext():
         return _train(config, workdir, dist, t_start, model=model, train_data=train_data, optimizer=optimizer,
@@ -216,7 +221,7 @@ def _train(config, workdir, dist, t_start, *, model, train_data, optimizer, eval
     ckpt_steps = get_steps("ckpt", config, default=total_steps, **interval_kw)
 
     # --- model, loss, optimizer ------------------------------------------------------
-    model = builders.build_model(config) if model is None else _resolve(model)
+    model = model_from_config(config) if model is None else _resolve(model)
     if optimizer is None:
         optimizer = builders.build_optimizer(config, total_steps, num_examples)
     else:
@@ -243,10 +248,15 @@ def _train(config, workdir, dist, t_start, *, model, train_data, optimizer, eval
 
     specs = kv_evaluators.from_config(config, total_steps=total_steps, steps_per_epoch=data_epoch) \
         if evaluators is None else list(evaluators)
-    # A training-time wrapper (config.trainer) fits the model's variables in its place.
+    # A training-time wrapper (config.trainer) fits the model's variables in its place;
+    # evaluators that need it (e.g. a distiller's teachers) get it through `bind_trainer`.
     fit = model.fit
     if config.get("trainer"):
-        fit = make_trainer(config.trainer, model, config).fit
+        trainer = make_trainer(config.trainer, model, config)
+        fit = trainer.fit
+        for spec in specs:
+            if hasattr(spec.evaluator, "bind_trainer"):
+                spec.evaluator.bind_trainer(trainer)
     check_workdir_config(workdir, config)
 
     # --- resume -----------------------------------------------------------------------
@@ -264,7 +274,7 @@ def _train(config, workdir, dist, t_start, *, model, train_data, optimizer, eval
     printer = ProgressPrinter(total_steps, batch_size) if verbose else None
 
     eval_cb = kv_evaluators.EvaluatorCallback(specs, initial_step=start_step, writer=writer, verbose=verbose)
-    recipe_cb = RecipeCallback(state, writer, printer, ckpts, eval_cb)
+    recipe_cb = RecipeCallback(state, writer, printer, ckpts, eval_cb, model=model)
 
     if printer:
         printer.note(

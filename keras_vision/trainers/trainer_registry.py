@@ -5,7 +5,7 @@ A wrapper (FlexiTrainer, a distiller, ...) is registered with a factory
 callbacks=, verbose=, **kwargs)` follows `keras.Model.fit`'s callback protocol and
 trains `model`'s variables with `model.optimizer`, so checkpoints, evaluators and resume
 work unchanged. A class with a `from_recipe(model, config)` classmethod may be
-registered directly.
+registered directly. `keras_vision/trainers/__init__.py` registers the built-in ones.
 
 Example:
 >>> @register_trainer("my_trainer")
@@ -13,40 +13,28 @@ Example:
 ...     return MyTrainer(model, **config.my_trainer)
 """
 
-import importlib
-
 from keras_vision.api_export import keras_vision_export
 from keras_vision.config import ConfigError
+from keras_vision.registry import Registry
 
-_TRAINERS = {}
-# Built-in wrappers, imported on first use (their modules pull in their families).
-_LAZY = {"flexi": ("keras_vision.trainers.flexi_trainer", "FlexiTrainer"),
-         "distill": ("keras_vision.trainers.distill_builder", "DistillTrainer")}
+TRAINERS = Registry("trainer")
 
 
 @keras_vision_export("keras_vision.trainers.register_trainer")
-def register_trainer(name):
+def register_trainer(name, replace=False):
     """Decorator registering a `factory(model, config)` (or a class with `from_recipe`)."""
-
-    def decorator(factory):
-        _TRAINERS[name] = factory
-        return factory
-
-    return decorator
+    return TRAINERS.register(name, replace=replace)
 
 
 def known_trainers():
-    return sorted(set(_TRAINERS) | set(_LAZY))
+    return TRAINERS.names()
 
 
 def make_trainer(name, model, config):
     """The wrapper `config.trainer = name` asks for, around the compiled `model`."""
-    factory = _TRAINERS.get(name)
-    if factory is None and name in _LAZY:
-        module, attr = _LAZY[name]
-        factory = getattr(importlib.import_module(module), attr)
-    if factory is None:
+    if name not in TRAINERS:
         raise ConfigError(f"Unknown trainer {name!r} (config.trainer); known trainers: {', '.join(known_trainers())}.")
+    factory = TRAINERS.get(name)
     if isinstance(factory, type):
         return factory.from_recipe(model, config)
     return factory(model, config)

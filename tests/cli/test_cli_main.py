@@ -81,7 +81,8 @@ def test_unknown_set_key_lists_known_keys(recipe, capsys):
 
 def test_eval_of_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert cli.main(["eval", str(tmp_path / "missing")]) == 2
-    assert "neither a workdir" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Cannot load a model from" in err and "training workdir (config.json + checkpoints/)" in err
 
 
 def test_registry_is_one_file_per_subcommand():

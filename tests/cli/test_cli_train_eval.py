@@ -31,10 +31,10 @@ def test_train_then_eval_runlocal(tmp_path, capsys):
 
     # A saved model (not a workdir) is evaluated with the evals of a recipe.
     from keras_vision.config import ConfigDict
-    from keras_vision.trainers import CheckpointManager
-    from keras_vision.trainers import builders
+    from keras_vision.loading import CheckpointManager
+    from keras_vision.loading import model_from_config
 
-    model = builders.build_model(ConfigDict(summary["config"]))
+    model = model_from_config(ConfigDict(summary["config"]))
     CheckpointManager(workdir / "checkpoints").restore(model, weights_only=True)
     model.save(tmp_path / "model.keras")
     out_json = tmp_path / "eval.json"

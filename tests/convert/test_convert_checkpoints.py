@@ -7,7 +7,7 @@ from keras import ops
 from keras_vision.convert import ConversionError
 from keras_vision.convert import convert_pre_linen
 from keras_vision.convert import load_big_vision
-from keras_vision.convert import load_vit_params
+from keras_vision.models.vit.vit_convert import load_vit_params
 from keras_vision.convert import pyloop_to_scan
 from keras_vision.convert import read_checkpoint
 from keras_vision.convert import recover_dtype

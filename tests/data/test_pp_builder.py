@@ -31,6 +31,22 @@ def test_split_respects_quotes_and_brackets():
     ]
 
 
+def test_parse_pp_keeps_each_ops_text():
+    """The one parser: training builds from it and the SavedModel export sorts its ops."""
+    ops = builder.parse_pp("decode(precise=True)| resize((32, 48)) ||keep('image', 'labels')|")
+    assert [op.text for op in ops] == ["decode(precise=True)", "resize((32, 48))", "keep('image', 'labels')"]
+    assert ops[0] == builder.ParsedOp("decode(precise=True)", "decode", (), {"precise": True})
+    assert (ops[1].name, ops[1].args, ops[1].kwargs) == ("resize", ((32, 48),), {})
+    assert builder.parse_pp("") == [] and builder.parse_pp(None) == []
+    with pytest.raises(TypeError, match="pp must be a string"):
+        builder.parse_pp(3)
+    # build_op takes a piece or a parsed op, with the same result.
+    image = tf.constant(np.arange(48, dtype=np.uint8).reshape(4, 4, 3))
+    from_text = builder.build_op("resize(2)")({"image": image})["image"]
+    from_parsed = builder.build_op(builder.parse_pp("resize(2)")[0])({"image": image})["image"]
+    np.testing.assert_array_equal(from_text.numpy(), from_parsed.numpy())
+
+
 @pytest.mark.parametrize(
     "pp, fragment",
     [

@@ -96,6 +96,37 @@ def test_tokenize_errors():
         get_preprocess_fn("tokenize(4, model='c4_en')")
 
 
+def test_tokenize_settings_are_the_ops_with_its_defaults():
+    from keras_vision.data.ops_text import tokenize_settings
+
+    pp = f"decode|tokenize(6, 'sticky', model='{T5_MODEL}', pad_value=1, inkey='texts')|keep('labels')"
+    assert tokenize_settings(pp) == {"max_len": 6, "eos": "sticky", "model": str(T5_MODEL), "lower": True,
+                                     "pad_value": 1, "add_bos": False}
+    assert tokenize_settings("tokenize(4)") == {"max_len": 4, "eos": "none", "model": "c4_en", "lower": True,
+                                                "pad_value": "<pad>", "add_bos": False}
+    with pytest.raises(ValueError, match="No tokenize"):
+        tokenize_settings("decode|resize(32)")
+    with pytest.raises(ValueError, match="unexpected keyword argument 'size'"):
+        tokenize_settings("tokenize(4, size=3)")
+
+
+def test_one_tokenizer_for_the_pp_op_and_the_module():
+    """The `tokenize` op runs SentencePieceTextTokenizer: same ids eagerly, batched and in tf.data."""
+    from keras_vision.data.sentencepiece_tokenizer import SentencePieceTextTokenizer
+
+    texts = ["a", "the test", "What a very long sentence this is", ""]
+    tok = SentencePieceTextTokenizer(T5_MODEL, 5, eos="sticky", pad_value="<pad>")
+    assert tok.pad_value == 0 and tok.config()["vocab_size"] == 26
+    fn = get_preprocess_fn(f"tokenize(5, model='{T5_MODEL}', eos='sticky', pad_value='<pad>', outkey='ids')")
+    ds = tf.data.Dataset.from_tensor_slices({"texts": texts}).map(fn).batch(len(texts))
+    batched = tok(tf.constant(texts)).numpy()
+    np.testing.assert_array_equal(next(iter(ds))["ids"].numpy(), batched)
+    np.testing.assert_array_equal(np.stack([tok(t).numpy() for t in texts]), batched)
+    np.testing.assert_array_equal(tf.function(tok.in_graph)(tf.constant(texts)).numpy(), batched)
+    with pytest.raises(ValueError, match="1-D batch of strings"):
+        tok(tf.constant([["a"]]))
+
+
 def test_lower(run_pp):
     out, graph = run_pp("lower", {"text": "Hello WORLD"})
     assert out["text"].item() == b"hello world" == graph["text"].item()

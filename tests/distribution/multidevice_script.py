@@ -76,7 +76,7 @@ ZERO_GRAD = "/key/bias"
 
 
 def run_family(family, layouts):
-    from keras_vision.trainers import builders
+    from keras_vision.loading import model_from_config
     from keras_vision.trainers import read_metrics
     from keras_vision.trainers import train
 
@@ -94,7 +94,7 @@ def run_family(family, layouts):
             ref = dict(weights=weights, losses=losses)
             # The update is real (so equal results mean something): distance from the init.
             keras.utils.set_random_seed(int(cfg.seed))
-            init = builders.build_model(cfg).get_weights()
+            init = model_from_config(cfg).get_weights()
             rec["max_update"] = max(float(np.max(np.abs(a - b))) for a, b in zip(weights.values(), init))
         else:
             errs = {k: float(np.max(np.abs(w - ref["weights"][k]))) for k, w in weights.items()}

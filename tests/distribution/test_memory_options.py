@@ -11,6 +11,7 @@ from keras_vision.config import ConfigError
 from keras_vision.config import load_recipe
 from keras_vision.distribution import apply_remat
 from keras_vision.distribution import model_build_scope
+from keras_vision.loading import model_from_config
 from keras_vision.trainers import builders
 
 jax_only = pytest.mark.skipif(keras.backend.backend() != "jax", reason="memory figures use jax.vjp")
@@ -26,7 +27,7 @@ def deep_vit_config(remat):
 
 def build(cfg):
     keras.utils.set_random_seed(0)
-    model = builders.build_model(cfg)
+    model = model_from_config(cfg)
     model.compile(optimizer=builders.build_optimizer(cfg, total_steps=10), loss=builders.build_loss(cfg))
     return model
 
@@ -57,11 +58,11 @@ def test_remat_targets_and_errors():
                       text=dict(variant="mu", depth=1, vocab_size=64, seq_len=16), out_dim=(None, 32))
     assert apply_remat(two, "blocks") == ["encoderblock_0", "encoderblock_1", "encoderblock_0"]
     assert apply_remat(two, True) == []  # already wrapped: idempotent
-    vit = builders.build_model(deep_vit_config(dict(mode="blocks", layers=r"encoderblock_[02]")))
+    vit = model_from_config(deep_vit_config(dict(mode="blocks", layers=r"encoderblock_[02]")))
     assert [layer.name for layer in vit.backbone.layers if getattr(layer, "_kv_remat", False)] == [
         "encoderblock_0", "encoderblock_2"]
     with pytest.raises(ConfigError, match="Unknown config.remat 'full'"):
-        builders.build_model(deep_vit_config("full"))
+        model_from_config(deep_vit_config("full"))
     with pytest.raises(ConfigError, match="no layer name matches 'nothing_"):
         apply_remat(vit, dict(layers=r"nothing_\d"))
 

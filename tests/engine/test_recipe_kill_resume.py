@@ -14,7 +14,7 @@ import pytest
 from engine_helpers import base_config
 from engine_helpers import data_fn
 from engine_helpers import model_fn
-from keras_vision.trainers import CheckpointManager
+from keras_vision.loading import CheckpointManager
 from keras_vision.trainers import train
 
 HERE = pathlib.Path(__file__).parent

@@ -11,7 +11,7 @@ from engine_helpers import SimulatedKill
 from engine_helpers import base_config
 from engine_helpers import data_fn
 from engine_helpers import model_fn
-from keras_vision.trainers import CheckpointManager
+from keras_vision.loading import CheckpointManager
 from keras_vision.trainers import TrainingDivergedError
 from keras_vision.trainers import WorkdirConfigError
 from keras_vision.trainers import read_metrics

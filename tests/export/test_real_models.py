@@ -116,8 +116,8 @@ def test_two_tower_preset_round_trip_and_export(tmp_path, spm_model):
 def test_export_a_training_workdir(tmp_path, capsys):
     """A workdir as `keras-vision train` leaves it: config.json + checkpoints/ckpt-N."""
     from keras_vision.config import load_recipe
-    from keras_vision.trainers import builders
-    from keras_vision.trainers.checkpoint_manager import CheckpointManager
+    from keras_vision.loading import model_from_config
+    from keras_vision.loading import CheckpointManager
 
     recipe = pathlib.Path(__file__).resolve().parents[2] / "recipes" / "vit_shapes.py"
     config = load_recipe(f"{recipe}:runlocal")
@@ -125,7 +125,7 @@ def test_export_a_training_workdir(tmp_path, capsys):
     workdir.mkdir()
     (workdir / "config.json").write_text(config.to_json())
     keras.utils.set_random_seed(3)
-    model = builders.build_model(config)
+    model = model_from_config(config)
     CheckpointManager(workdir / "checkpoints").save(10, model)
     keras.utils.set_random_seed(4)  # the export builds the model afresh: its weights must come from ckpt-10
     out = tmp_path / "serving" / "1"

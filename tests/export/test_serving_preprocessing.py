@@ -1,4 +1,4 @@
-"""The in-graph pieces of the exports: pp op sorting, built-in image ops, SentencePiece tokenizer."""
+"""The in-graph pieces of the exports: pp op sorting, the image ops served, SentencePiece tokenizer."""
 
 import numpy as np
 import pytest
@@ -7,11 +7,11 @@ import tensorflow as tf
 import export_helpers as H
 from keras_vision.export import SentencePieceTextTokenizer
 from keras_vision.export import ServingImagePreprocessor
-from keras_vision.export import pp_ops
+from keras_vision.export import serving_pp
 
 
 def test_split_serving_ops_keeps_image_ops_and_drops_label_ops():
-    decode, image, dropped = pp_ops.split_serving_ops(
+    decode, image, dropped = serving_pp.split_serving_ops(
         "decode(precise=True)|resize_small(40)|central_crop(32)|value_range(-1, 1)|"
         "onehot(10, key='label', key_result='labels')|resize(8, key='mask')|keep('image', 'labels')")
     assert decode.text == "decode(precise=True)" and decode.kwargs == {"precise": True}
@@ -29,7 +29,7 @@ def test_split_serving_ops_keeps_image_ops_and_drops_label_ops():
 ])
 def test_bad_pp_strings(pp, message):
     with pytest.raises(ValueError, match=message):
-        pp_ops.split_serving_ops(pp)
+        serving_pp.split_serving_ops(pp)
 
 
 @pytest.mark.parametrize("pp", [
@@ -39,17 +39,16 @@ def test_bad_pp_strings(pp, message):
     "resize_long(48, method='bilinear', antialias=True)|central_crop((20, 24))|vgg_value_range",
     "central_crop|resize(16, antialias=True)|clip_value_range",
 ])
-def test_builtin_image_ops_equal_the_data_registry(pp):
-    """The fallback used without keras_vision.data computes exactly what training computes."""
+def test_served_image_ops_equal_the_data_registry(pp):
+    """The serving graph computes exactly what training computes (it runs the same op functions)."""
     from keras_vision.data import get_preprocess_fn
 
-    _, ops, _ = pp_ops.split_serving_ops(pp)
-    fns = [pp_ops.BUILTIN_OPS[op.name](*op.args, **op.kwargs) for op in ops]
     data_fn = get_preprocess_fn(pp)
+    size = data_fn({"image": tf.zeros((50, 50, 3), tf.uint8)})["image"].shape[:2]
+    prep = ServingImagePreprocessor(pp, size, auto_resize=False)
+    assert prep.serving_pp == pp and prep.describe()["implementation"] == "keras_vision.data"
     for img in H.images(seed=1, sizes=((41, 57), (60, 33))):
-        got = tf.constant(img)
-        for fn in fns:
-            got = fn(got)
+        got = prep.from_uint8(tf.constant(img[None]), "sig")[0]
         want = data_fn({"image": tf.constant(img)})["image"]
         assert got.dtype == want.dtype
         np.testing.assert_array_equal(got.numpy(), want.numpy())

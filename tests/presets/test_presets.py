@@ -81,7 +81,8 @@ def test_registry_finds_local_presets_and_tables(task_preset, tmp_path, monkeypa
     assert P.weights_equal(model, presets.from_preset("tiny_cls"))
     from keras_vision.presets import preset_registry
 
-    monkeypatch.setattr(preset_registry, "_TABLES", dict(preset_registry._TABLES))  # no leak into other tests
+    # No leak into other tests: the registry table is restored afterwards.
+    monkeypatch.setattr(preset_registry.PRESETS, "_table", dict(preset_registry.PRESETS.items()))
     presets.register_presets({"made_by_demo": {"path": str(tmp_path / "not_yet"), "description": "demo output",
                                                "produced_by": "make demo"}}, family="vit")
     listed = {e["name"]: e for e in presets.list_presets()}

@@ -30,7 +30,8 @@ def test_list_and_show(tmp_path, monkeypatch, capsys):
 
     from keras_vision.presets import preset_registry
 
-    monkeypatch.setattr(preset_registry, "_TABLES", dict(preset_registry._TABLES))  # no leak into other tests
+    # No leak into other tests: the registry table is restored afterwards.
+    monkeypatch.setattr(preset_registry.PRESETS, "_table", dict(preset_registry.PRESETS.items()))
     presets.register_presets({"later": {"path": str(tmp_path / "none"), "description": "made later",
                                         "produced_by": "keras-vision convert x.npz --out ..."}}, family="demo")
     assert cli.main(["presets", "show", "later"]) == 1

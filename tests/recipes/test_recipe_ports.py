@@ -178,10 +178,10 @@ def test_transfer_folder_dataset_pipeline(tmp_path):
 def test_transfer_loads_the_checkpoint_but_not_its_head():
     from keras import ops
 
-    from keras_vision.trainers import builders
+    from keras_vision.loading import model_from_config
 
     c = _load("transfer", f"runlocal,init={FIXTURE_INIT}")
-    model = builders.build_model(c)
+    model = model_from_config(c)
     with np.load(FIXTURE_INIT) as ckpt:
         kernel = ckpt["embedding/kernel"]
     weights = {w.path: ops.convert_to_numpy(w) for w in model.weights}

@@ -1,12 +1,15 @@
-"""JAX train step of `ContrastiveAccumulationTrainer` (stateless, scanned micro-batches)."""
+"""JAX train step of `ContrastiveAccumulationTrainer` (stateless, scanned micro-batches).
+
+The micro-batch objective comes in as an argument (it lives with the trainer in
+`keras_vision.trainers`), so this module imports nothing above `backend/`.
+"""
 
 import jax
 import jax.numpy as jnp
 import keras
 
-from keras_vision.trainers.contrastive_accumulation import loss_metric_result
-from keras_vision.trainers.contrastive_accumulation import micro_batch_objective
-from keras_vision.trainers.contrastive_accumulation import update_loss_metric
+from keras_vision.backend.stateless_metrics import loss_metric_result
+from keras_vision.backend.stateless_metrics import update_loss_metric
 
 
 def _split(x, k):
@@ -18,7 +21,9 @@ def _split(x, k):
     return jax.tree_util.tree_map(reshape, x)
 
 
-def train_step(trainer, state, data):
+def train_step(trainer, state, data, objective_fn):
+    """One accumulated update. `objective_fn(model, x_micro, index, zimg_all, ztxt_all, k)`
+    returns `(objective, full_batch_loss)` (see `trainers.contrastive_accumulation`)."""
     tv, ntv, ov, mv = state
     x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
     k = trainer.num_micro_batches
@@ -42,7 +47,7 @@ def train_step(trainer, state, data):
         mapping = list(zip(trainer.trainable_variables, trainable))
         mapping += list(zip(trainer.non_trainable_variables, ntv))
         with keras.StatelessScope(state_mapping=mapping):
-            return micro_batch_objective(trainer.two_tower, xk, index, zimg, ztxt, k)
+            return objective_fn(trainer.two_tower, xk, index, zimg, ztxt, k)
 
     grad_fn = jax.grad(objective, has_aux=True)
 

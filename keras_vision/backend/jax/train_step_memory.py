@@ -1,7 +1,10 @@
 """JAX-only introspection for memory figures: compiled train-step memory, per-device shards."""
 
 import jax
+import keras
 import numpy as np
+
+from keras_vision.backend.jax.chunked_sigmoid_loss import mesh_from_keras
 
 
 def compiled_train_step_memory(model, x, y=None):
@@ -17,13 +20,9 @@ def compiled_train_step_memory(model, x, y=None):
     Returns:
         dict(argument=, temp=, output=, alias=, peak_estimate=argument + temp).
     """
-    import keras
-
     data = (x,) if y is None else (x, y)
     dist = keras.distribution.distribution()
     if dist is not None:
-        from keras_vision.backend.jax.chunked_sigmoid_loss import mesh_from_keras
-
         mesh = mesh_from_keras(dist.device_mesh)
         spec = jax.sharding.PartitionSpec(dist.batch_dim_name)
         data = jax.tree.map(lambda a: jax.device_put(np.asarray(a), jax.sharding.NamedSharding(mesh, spec)), data)
@@ -72,8 +71,6 @@ def backward_residual_bytes(model, x):
     `memory_analysis().temp` of a train step measured the same with and without
     `jax.checkpoint`; re-measure that figure on GPU/TPU).
     """
-    import keras
-
     trainable = [v.value for v in model.trainable_variables]
     non_trainable = [v.value for v in model.non_trainable_variables]
 

@@ -1,12 +1,16 @@
-"""TensorFlow train step of `ContrastiveAccumulationTrainer` (GradientTape per micro-batch)."""
+"""TensorFlow train step of `ContrastiveAccumulationTrainer` (GradientTape per micro-batch).
+
+The micro-batch objective comes in as an argument, so this module imports nothing
+above `backend/`.
+"""
 
 import keras
 import tensorflow as tf
 
-from keras_vision.trainers.contrastive_accumulation import micro_batch_objective
 
-
-def train_step(trainer, data):
+def train_step(trainer, data, objective_fn):
+    """One accumulated update. `objective_fn(model, x_micro, index, zimg_all, ztxt_all, k)`
+    returns `(objective, full_batch_loss)` (see `trainers.contrastive_accumulation`)."""
     x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
     k = trainer.num_micro_batches
     batch = tf.shape(tf.nest.flatten(x)[0])[0]
@@ -24,7 +28,7 @@ def train_step(trainer, data):
     loss = None
     for i, xk in enumerate(micro):
         with tf.GradientTape() as tape:
-            objective, loss = micro_batch_objective(trainer.two_tower, xk, i, zimg, ztxt, k)
+            objective, loss = objective_fn(trainer.two_tower, xk, i, zimg, ztxt, k)
         step_grads = tape.gradient(objective, variables)
         grads = [g if s is None else g + tf.convert_to_tensor(s) for g, s in zip(grads, step_grads)]
     trainer.optimizer.apply(grads, variables)

@@ -13,25 +13,25 @@ Example:
 import inspect
 
 from keras_vision.api_export import keras_vision_export
+from keras_vision.data.sources.embedded_source import EmbeddedSource
+from keras_vision.data.sources.image_folder_source import ImageFolderSource
+from keras_vision.data.sources.image_text_source import ImageTextSource
 from keras_vision.data.sources.source import Source
+from keras_vision.data.sources.split import parse_split
+from keras_vision.data.sources.tfds_source import TFDSSource
+from keras_vision.data.sources.tfrecord_source import TFRecordSource
+from keras_vision.registry import Registry
 
-_SOURCES = {}
+SOURCES = Registry("data source")
 
 
 def register_source(name):
     """Decorator: `factory(**data_config_without_name)` -> Source, used for `name`."""
-
-    def decorator(factory):
-        _SOURCES[name] = factory
-        return factory
-
-    return decorator
+    return SOURCES.register(name)
 
 
 def _embedded(name):
     def factory(split="train", **kw):
-        from keras_vision.data.sources.embedded_source import EmbeddedSource
-
         if name == "digits":
             unknown = sorted(set(kw) - {"image_size"})
             if unknown:
@@ -43,17 +43,16 @@ def _embedded(name):
     return factory
 
 
-def _lazy(module, cls, **fixed):
-    def factory(**kw):
-        import importlib
+def _checked(klass, **fixed):
+    """A factory of `klass(**fixed, **config)` whose error lists the config keys `klass` takes."""
 
-        klass = getattr(importlib.import_module(f"keras_vision.data.sources.{module}"), cls)
+    def factory(**kw):
         params = inspect.signature(klass.__init__).parameters
         unknown = sorted(k for k in kw if k not in params)
         if unknown:
             known = [p for p in params if p not in ("self", "name", "format")]
             raise ValueError(
-                f"{fixed.get('name', cls)}: unknown data config keys {unknown}; expected some of {known}."
+                f"{fixed.get('name', klass.__name__)}: unknown data config keys {unknown}; expected some of {known}."
             )
         return klass(**fixed, **kw)
 
@@ -62,19 +61,15 @@ def _lazy(module, cls, **fixed):
 
 register_source("shapes")(_embedded("shapes"))
 register_source("digits")(_embedded("digits"))
-register_source("imagefolder")(_lazy("image_folder_source", "ImageFolderSource", name="imagefolder"))
-register_source("image_text_csv")(
-    _lazy("image_text_source", "ImageTextSource", name="image_text_csv", format="csv")
-)
-register_source("image_text_jsonl")(
-    _lazy("image_text_source", "ImageTextSource", name="image_text_jsonl", format="jsonl")
-)
-register_source("tfrecord")(_lazy("tfrecord_source", "TFRecordSource", name="tfrecord"))
+register_source("imagefolder")(_checked(ImageFolderSource, name="imagefolder"))
+register_source("image_text_csv")(_checked(ImageTextSource, name="image_text_csv", format="csv"))
+register_source("image_text_jsonl")(_checked(ImageTextSource, name="image_text_jsonl", format="jsonl"))
+register_source("tfrecord")(_checked(TFRecordSource, name="tfrecord"))
 
 
 def known_sources():
     """Names with a dedicated source (anything else is looked up in TFDS)."""
-    return sorted(_SOURCES)
+    return SOURCES.names()
 
 
 @keras_vision_export("keras_vision.data.get_source")
@@ -97,10 +92,8 @@ def get_source(data_config):
         raise ValueError(f"A data config is a dict with a 'name' (and 'split', ...), got {data_config!r}.")
     config = {k: v for k, v in dict(data_config).items() if k != "name"}
     name = data_config["name"]
-    if name in _SOURCES:
-        return _SOURCES[name](**config)
-    from keras_vision.data.sources.tfds_source import TFDSSource
-
+    if name in SOURCES:
+        return SOURCES.get(name)(**config)
     unknown = sorted(set(config) - {"split", "data_dir", "skip_decode"})
     if unknown:
         raise ValueError(

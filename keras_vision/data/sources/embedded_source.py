@@ -1,5 +1,7 @@
 """`shapes` and `digits`: the embedded data sets (generated / shipped, no download)."""
 
+from keras_vision.data import digits
+from keras_vision.data import shapes
 from keras_vision.data.sources.source import Source
 from keras_vision.data.sources.split import parse_split
 
@@ -27,14 +29,7 @@ class EmbeddedSource(Source):
         super().__init__(name, split, num_examples=sum(hi - lo for _, lo, hi in self._ranges))
 
     def _module(self, name=None):
-        # Imported lazily: these modules belong to another part of the package.
-        if (name or self.name) == "shapes":
-            from keras_vision.data import shapes
-
-            return shapes
-        from keras_vision.data import digits
-
-        return digits
+        return shapes if (name or self.name) == "shapes" else digits
 
     def _split_size(self, name, split):
         module = self._module(name)

@@ -1,7 +1,6 @@
 """FlexiViT family: one set of ViT weights for every patch size (big_vision `proj.flexi.vit`).
 
-Importing this package registers the "proj.flexi.vit" model builder and converter and
-the "predict_patch_size" evaluator predict function.
+Importing this package registers the "proj.flexi.vit" model builder and converter.
 """
 
 from keras_vision.models.flexivit import flexivit_builder  # registers "proj.flexi.vit"
@@ -10,6 +9,5 @@ from keras_vision.models.flexivit.flexi_position_embedding import FlexiPositionE
 from keras_vision.models.flexivit.flexivit_backbone import FlexiViTBackbone
 from keras_vision.models.flexivit.flexivit_image_classifier import FlexiViTImageClassifier
 from keras_vision.models.flexivit.flexivit_predict import model_at_patch_size
-from keras_vision.models.flexivit.flexivit_predict import predict_with_patch_size
 from keras_vision.models.flexivit.flexivit_presets import FLEXIVIT_CHECKPOINTS
 from keras_vision.models.flexivit.flexivit_variants import FLEXIVIT_VARIANTS

@@ -5,7 +5,7 @@ import numpy as np
 from keras import ops
 
 from keras_vision.api_export import keras_vision_export
-from keras_vision.layers._utils import to_pair
+from keras_vision.sizes import to_pair
 from keras_vision.layers.pi_resize import resize_grid_ops
 from keras_vision.layers.posemb_utils import posemb_sincos_2d
 
@@ -19,7 +19,9 @@ class FlexiPositionEmbedding(keras.layers.Layer):
     (h, w) of the incoming token grid, then adds it and flattens the grid to tokens.
     `antialias=True` reproduces big_vision FlexiViT's `jax.image.resize(..., "linear")`,
     whose antialiasing widens the filter when the grid shrinks (e.g. 7x7 -> 5x5);
-    upsampling is identical either way. The token grid must have a static size.
+    upsampling is identical either way. The token grid may have a size known only at
+    run time (a model with `image_shape=(None, None, 3)`): the resize matrices are then
+    computed in the graph, as big_vision resizes to the grid of every call.
 
     Args:
         grid_size: int or (height, width), the stored grid (big_vision `posemb_size`).
@@ -67,23 +69,28 @@ class FlexiPositionEmbedding(keras.layers.Layer):
             self._table = posemb_sincos_2d(*self.grid_size, self.hidden_dim)
 
     def grid_embedding(self, grid_hw):
-        """The (1, h*w, D) embedding for a token grid of size `grid_hw`."""
-        grid_hw = to_pair(grid_hw, "grid_hw")
+        """The (1, h*w, D) embedding for a token grid of size `grid_hw`.
+
+        `grid_hw`: int or (h, w); the sizes may be run-time scalar tensors.
+        """
+        static = isinstance(grid_hw, (int, np.integer)) or all(isinstance(s, (int, np.integer)) for s in grid_hw)
+        if static:
+            grid_hw = to_pair(grid_hw, "grid_hw")
         table = self.embeddings if self.posemb == "learn" else self._table
         table = ops.cast(table, self.compute_dtype)
-        if grid_hw == self.grid_size:
+        if static and grid_hw == self.grid_size:
             return table
         table = ops.reshape(table, (1, *self.grid_size, self.hidden_dim))
         table = resize_grid_ops(table, grid_hw, antialias=self.antialias)
-        return ops.reshape(table, (1, grid_hw[0] * grid_hw[1], self.hidden_dim))
+        return ops.reshape(table, (1, -1, self.hidden_dim))
 
     def call(self, tokens):
+        if len(tokens.shape) != 4:
+            raise ValueError(f"FlexiPositionEmbedding expects a (batch, h, w, D) token grid, got shape {tokens.shape}.")
         h, w = tokens.shape[1], tokens.shape[2]
-        if h is None or w is None:
-            raise ValueError(
-                f"FlexiPositionEmbedding needs a static token grid, got shape {tokens.shape}; "
-                "give the model a fixed `image_shape`."
-            )
+        if h is None or w is None:  # known only at run time
+            shape = ops.shape(tokens)
+            h, w = shape[1], shape[2]
         tokens = ops.reshape(tokens, (-1, h * w, tokens.shape[-1]))
         return tokens + self.grid_embedding((h, w))
 

@@ -2,50 +2,33 @@
 
 from keras_vision.api_export import keras_vision_export
 from keras_vision.layers import FlexiPatchEmbedding
-from keras_vision.layers._utils import to_pair
+from keras_vision.sizes import to_pair
 from keras_vision.models.flexivit.flexi_position_embedding import FlexiPositionEmbedding
 from keras_vision.models.flexivit.flexivit_variants import FLEXIVIT_VARIANTS
 from keras_vision.models.vit.vit_backbone import ViTBackbone
 from keras_vision.models.vit.vit_variants import decode_variant
 
-# Layers a weight-sharing copy reuses as objects (attribute names on the backbone).
-_SHARED = ("patch_embedding_layer", "position_embedding", "class_token", "embedding_dropout",
+# Layers a weight-sharing copy reuses as objects (attribute names on the backbone), in weight order.
+_SHARED = ("patch_embedding", "position_embedding", "class_token", "embedding_dropout",
            "encoder_blocks", "encoder_norm", "map_head", "pre_logits")
-# Config keys a weight-sharing copy may change.
-_PER_COPY = ("patch_size", "image_shape", "name", "trainable", "dtype")
-
-
-class _PatchEmbeddingAt:
-    """The shared `FlexiPatchEmbedding`, called at one patch size.
-
-    `ViTBackbone._forward` calls `self.patch_embedding(images)`; this binds the
-    backbone's patch size into that call. Attribute access (kernel, bias, ...) goes to
-    the layer, so `backbone.patch_embedding` reads like a ViT's.
-    """
-
-    def __init__(self, layer, patch_size):
-        self._layer = layer
-        self._patch_size = patch_size
-
-    def __call__(self, images, **kwargs):
-        return self._layer(images, patch_size=self._patch_size, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self._layer, name)
 
 
 @keras_vision_export("keras_vision.models.FlexiViTBackbone")
 class FlexiViTBackbone(ViTBackbone):
     """A ViT whose patch size is a run-time choice: one set of weights for all patch sizes.
 
-    The patch-embedding kernel is stored at `base_patch_size` and PI-resized (pseudo-
-    inverse of the bilinear resize) to `patch_size` inside the graph; the learned
-    position embedding is stored on a `posemb_grid_size` grid (7x7 in the paper) and
-    resized with half-pixel bilinear interpolation (antialiased when shrinking, like
-    big_vision's `jax.image.resize(..., "linear")`) to the token grid
-    `image_shape // patch_size`. Everything else is the ViT (`ViTBackbone`: same
-    layers, outputs, variable names and `get_intermediates`), so evaluators, export
-    and presets treat it as one.
+    `patch_size` is, as for every keras_vision model, the size images are cut into
+    (the size this model runs at); `base_patch_size` is the size the kernel is stored
+    at (what big_vision's FlexiViT calls `patch_size`; the "proj.flexi.vit" builder
+    translates). The kernel is PI-resized (pseudo-inverse of the bilinear resize) to
+    `patch_size` inside the graph; the learned position embedding is stored on a
+    `posemb_grid_size` grid (7x7 in the paper) and resized with half-pixel bilinear
+    interpolation (antialiased when shrinking, like big_vision's
+    `jax.image.resize(..., "linear")`) to the token grid `image_shape // patch_size`.
+    With `image_shape=(None, None, C)` the model takes images of any size and resizes
+    the position embedding to each call's grid, as big_vision does. Everything else is
+    the ViT (`ViTBackbone`: same layers, outputs, variable names and
+    `get_intermediates`), so evaluators, export and presets treat it as one.
 
     A model runs at one patch size (static shapes, one compiled graph);
     `with_patch_size(p)` returns another backbone that SHARES these weights (the same
@@ -53,8 +36,9 @@ class FlexiViTBackbone(ViTBackbone):
     per step is `keras_vision.trainers.FlexiTrainer`.
 
     Args:
-        image_shape: (height, width, channels), static. big_vision FlexiViT uses 240 px
-            (divisible by 48, 40, 30, 24, 20, 16, 15, 12, 10, 8).
+        image_shape: (height, width, channels); height and width may be None (any
+            size). big_vision FlexiViT trains at 240 px (divisible by 48, 40, 30, 24,
+            20, 16, 15, 12, 10, 8).
         patch_size: int or (h, w), the patch size this model runs at.
         base_patch_size: int or (h, w), the size the kernel is stored at (big_vision's
             `patch_size` param). Default: `patch_size`.
@@ -79,8 +63,6 @@ class FlexiViTBackbone(ViTBackbone):
     (https://arxiv.org/abs/2212.08013).
     """
 
-    _RESOLUTION_HINT = "use `with_patch_size(p, image_shape=...)` for other resolutions (weights are shared)."
-
     def __init__(
         self,
         image_shape=(240, 240, 3),
@@ -102,7 +84,6 @@ class FlexiViTBackbone(ViTBackbone):
         layer_norm_epsilon=1e-6,
         stochastic_depth_rate=0.0,
         dtype=None,
-        _share_with=None,
         **kwargs,
     ):
         # === Config === (FlexiViT's own; ViTBackbone stores the rest)
@@ -111,13 +92,6 @@ class FlexiViTBackbone(ViTBackbone):
         self.posemb_grid_size = to_pair(posemb_grid_size, "posemb_grid_size")
         self.position_embedding_antialias = bool(position_embedding_antialias)
 
-        # === Layers ===
-        # A weight-sharing copy takes the very layer objects (in weight order), and
-        # `_make_layers` then creates none; ViTBackbone builds the graph at `patch_size`.
-        self._shares_layers = _share_with is not None
-        if _share_with is not None:
-            for attr in _SHARED:
-                setattr(self, attr, getattr(_share_with, attr))
         kwargs.setdefault("name", "flexivit_backbone")
         super().__init__(
             image_shape=image_shape,
@@ -138,18 +112,26 @@ class FlexiViTBackbone(ViTBackbone):
             dtype=dtype,
             **kwargs,
         )
-        if _share_with is not None:
-            self._check_same_architecture(_share_with)
+
+    @classmethod
+    def _any_resolution(cls, position_embedding):
+        # The stored posemb grid is resized to any token grid.
+        return True
 
     def _make_layers(self, dtype):
-        # A weight-sharing copy already holds its layers (set in __init__).
-        if not self._shares_layers:
+        # `with_patch_size` builds its copy with `_layers_of` set: the copy takes those
+        # very layer objects (hence variables, in the same order) instead of new ones.
+        source = self.__dict__.pop("_layers_of", None)
+        if source is None:
             super()._make_layers(dtype)
+            return
+        for attr in _SHARED:
+            setattr(self, attr, getattr(source, attr))
 
     def _make_embeddings(self, dtype):
         # The ViT's layers but for these two: a resizable kernel and position embedding.
-        self.patch_embedding_layer = FlexiPatchEmbedding(
-            self.hidden_dim, self.base_patch_size, name="embedding", dtype=dtype
+        self.patch_embedding = FlexiPatchEmbedding(
+            self.hidden_dim, self.patch_size, base_patch_size=self.base_patch_size, name="embedding", dtype=dtype
         )
         self.position_embedding = FlexiPositionEmbedding(
             self.posemb_grid_size,
@@ -159,19 +141,9 @@ class FlexiViTBackbone(ViTBackbone):
             dtype=dtype,
         )
 
-    @property
-    def patch_embedding(self):
-        """The shared `FlexiPatchEmbedding`, bound to this model's patch size when called."""
-        return _PatchEmbeddingAt(self.patch_embedding_layer, self.patch_size)
-
-    def _check_same_architecture(self, other):
-        mine, theirs = self.get_config(), other.get_config()
-        diff = sorted(k for k in mine if k not in _PER_COPY and mine[k] != theirs.get(k))
-        if diff:
-            raise ValueError(
-                f"A weight-sharing FlexiViTBackbone may only change {_PER_COPY}; "
-                f"got different {', '.join(f'{k}={mine[k]!r} (shared: {theirs.get(k)!r})' for k in diff)}."
-            )
+    def _embed_patches(self, images):
+        # The embedding layer may be shared with copies at other patch sizes: say ours.
+        return self.patch_embedding(images, patch_size=self.patch_size)
 
     def with_patch_size(self, patch_size, image_shape=None, name=None):
         """A backbone at another patch size (and optionally resolution) sharing these weights.
@@ -191,7 +163,12 @@ class FlexiViTBackbone(ViTBackbone):
         if image_shape is not None:
             config["image_shape"] = tuple(image_shape)
         config["name"] = name or f"{self.name}_p{patch_size[0]}x{patch_size[1]}"
-        return self.__class__(**config, dtype=self.dtype_policy, _share_with=self)
+        # A second constructor: the new instance takes this one's layers (`_make_layers`).
+        # Set with object.__setattr__ so Keras never tracks this model as a sub-layer.
+        copy = self.__class__.__new__(self.__class__)
+        object.__setattr__(copy, "_layers_of", self)
+        copy.__init__(**config, dtype=self.dtype_policy)
+        return copy
 
     @classmethod
     def from_variant(cls, variant, **overrides):

@@ -1,6 +1,6 @@
 """`build_model("proj.flexi.vit", **big_vision_kwargs)`: big_vision FlexiViT kwargs -> Keras models."""
 
-from keras_vision.layers._utils import to_pair
+from keras_vision.sizes import to_pair
 from keras_vision.models.flexivit.flexivit_backbone import FlexiViTBackbone
 from keras_vision.models.flexivit.flexivit_image_classifier import FlexiViTImageClassifier
 from keras_vision.models.registry import register_model
@@ -14,9 +14,11 @@ FLEXI_DEFAULTS = dict(patch_size=(32, 32), posemb_size=(7, 7), pool_type="gap", 
 def flexivit_kwargs(**kwargs):
     """big_vision `proj.flexi.vit` kwargs -> (FlexiViTBackbone kwargs, head kwargs).
 
-    big_vision's `patch_size` is where the kernel is stored (`base_patch_size`);
-    `seqhw` (tokens per side) picks the patch size the model runs at,
-    `image_size // seqhw`, default the stored size. `posemb_size` is the stored
+    big_vision's `patch_size` is where the kernel is stored: keras_vision's
+    `base_patch_size` (in keras_vision `patch_size` always means the size images are
+    cut into, the run size); `seqhw` (tokens per side) picks the patch size the model
+    runs at, `image_size // seqhw`, default the stored size. `image_shape=(None, None, C)`
+    builds a model for any image size (then without `seqhw`, which needs a resolution). `posemb_size` is the stored
     position-embedding grid. Everything else is read as for "vit" (variant, width,
     depth, mlp_dim, num_heads, posemb, pool_type, num_classes, head_zeroinit,
     init_head_bias, image_size/image_shape, dtype_mm and the extensions).
@@ -36,6 +38,11 @@ def flexivit_kwargs(**kwargs):
     image_h, image_w = backbone["image_shape"][:2]
     if seqhw is None:
         patch = base
+    elif image_h is None or image_w is None:
+        raise ValueError(
+            f"seqhw={seqhw!r} fixes the token grid, which needs a fixed image size; got image_shape "
+            f"{backbone['image_shape']}. Give image_size, or drop seqhw for a model of any resolution."
+        )
     else:
         seq_h, seq_w = to_pair(seqhw, "seqhw")
         patch = (image_h // seq_h, image_w // seq_w)

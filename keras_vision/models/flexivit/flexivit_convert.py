@@ -48,6 +48,10 @@ def convert_flexivit(params, config=None, image_shape=None, dont_load=(), **kwar
     size becomes `patch_size` unless the config sets one) overridden by `config`
     (big_vision `config.model`: variant, patch_size, posemb_size, seqhw, image_size,
     ...). The posemb grid defaults to 7x7 as in big_vision, whatever the checkpoint's.
+    Without `image_shape`, an image size in `config` or a `seqhw` (which fixes the token
+    grid, so needs a resolution: then big_vision FlexiViT's 240 px), the model takes
+    images of any size (image_shape (None, None, C)) at the stored patch size (or
+    config's), its position embedding resized to each call's grid as big_vision does.
 
     Example:
         >>> load_big_vision("flexivit_b_i1k.npz", model="proj.flexi.vit",
@@ -57,5 +61,8 @@ def convert_flexivit(params, config=None, image_shape=None, dont_load=(), **kwar
         raise ValueError(f"Unknown option(s) {sorted(kwargs)} for the 'proj.flexi.vit' converter; expected dont_load.")
     params = prepare_vit_params(params)
     # A learned posemb grid says nothing about a FlexiViT's resolution.
-    kwargs = converter_model_kwargs(params, config, image_shape, image_size_from_checkpoint=False)
+    kwargs = converter_model_kwargs(
+        params, config, image_shape, image_size_from_checkpoint=False,
+        any_resolution="seqhw" not in dict(config or {}),
+    )
     return load_flexivit_params(build_flexivit(**kwargs), params, dont_load=dont_load)

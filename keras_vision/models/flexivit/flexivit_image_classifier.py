@@ -40,17 +40,11 @@ class FlexiViTImageClassifier(ViTImageClassifier):
         activation=None,
         preprocessor=None,
         head_dtype=None,
-        _share_with=None,
         **kwargs,
     ):
         if not isinstance(backbone, FlexiViTBackbone):
             raise TypeError(f"FlexiViTImageClassifier needs a FlexiViTBackbone, got {type(backbone).__name__}.")
         kwargs.setdefault("name", "flexivit_image_classifier")
-        if _share_with is not None:
-            # A weight-sharing copy: the same head layer on the other-size backbone.
-            config = {key: getattr(_share_with, key) for key in HEAD_CONFIG}
-            self._assemble(backbone, _share_with.head, preprocessor, config, **kwargs)
-            return
         super().__init__(
             backbone, num_classes, head_zeroinit, init_head_bias, activation, preprocessor, head_dtype, **kwargs
         )
@@ -70,9 +64,9 @@ class FlexiViTImageClassifier(ViTImageClassifier):
         """
         backbone = self.backbone.with_patch_size(patch_size, image_shape=image_shape)
         h, w = backbone.patch_size
-        return self.__class__(
-            backbone,
-            self.num_classes,
-            name=name or f"{self.name}_p{h}x{w}",
-            _share_with=self,
-        )
+        # A second constructor: `ViTImageClassifier._assemble` (what __init__ ends with)
+        # on the weight-sharing backbone and this very head layer.
+        copy = self.__class__.__new__(self.__class__)
+        config = {key: getattr(self, key) for key in HEAD_CONFIG}
+        copy._assemble(backbone, self.head, self.preprocessor, config, name=name or f"{self.name}_p{h}x{w}")
+        return copy

@@ -1,8 +1,8 @@
-"""Evaluator predict functions for FlexiViT: run a model at a chosen patch size.
+"""`model_at_patch_size`: a FlexiViT run at a chosen patch size, one weight-sharing copy per size.
 
-big_vision's flexi trainers expose `predict_seqhw=<s>`; here an evaluator config says
-`pred="keras_vision.models.flexivit.flexivit_predict:predict_with_patch_size"` and
-`pred_kw=dict(patch_size=p)` (or `"predict_patch_size"` once this module is imported).
+Evaluators use it through the "predict_patch_size" predict function
+(`keras_vision.evaluators.predict_fns`; config `pred="predict_patch_size"`,
+`pred_kw=dict(patch_size=p)`), big_vision's `predict_seqhw=<s>`.
 """
 
 import weakref
@@ -31,23 +31,3 @@ def _same(a, b):
     a = (a, a) if isinstance(a, int) else tuple(a)
     b = (b, b) if isinstance(b, int) else tuple(b)
     return a == b
-
-
-@keras_vision_export("keras_vision.models.flexivit.predict_with_patch_size")
-def predict_with_patch_size(model, batch, patch_size, label_key="labels"):
-    """The model's outputs on `batch` when run at `patch_size` (for evaluator `pred`)."""
-    from keras_vision.evaluators import common
-
-    m = model_at_patch_size(model, patch_size)
-    return common.predict(m, common.model_inputs(batch, exclude=(label_key,)))
-
-
-def _register():
-    try:
-        from keras_vision.evaluators.predict_fns import register_predict_fn
-    except ImportError:  # evaluators are optional for model users
-        return
-    register_predict_fn("predict_patch_size")(predict_with_patch_size)
-
-
-_register()

@@ -5,6 +5,8 @@ import keras
 from keras_vision.models.registry import build_model
 from keras_vision.models.registry import register_model
 from keras_vision.models.two_tower.text_transformer_backbone import TextTransformerBackbone
+from keras_vision.models.two_tower.tower_init import load_tower_init
+from keras_vision.models.vit.vit_variants import decode_variant
 from keras_vision.models.two_tower.two_tower_model import TwoTowerModel
 
 # big_vision `text_transformer` kwarg -> TextTransformerBackbone arg.
@@ -37,8 +39,6 @@ def text_transformer_kwargs(**kwargs):
     out = dict(hidden_dim=512, num_layers=12, intermediate_dim=2048, num_heads=8,
                vocabulary_size=32_000, pooling="last", sequence_length=DEFAULT_SEQ_LEN)
     if kwargs.get("variant"):
-        from keras_vision.models.vit.vit_variants import decode_variant
-
         sizes = decode_variant(kwargs["variant"])
         sizes.pop("patch_size", None)
         out.update(sizes)
@@ -72,7 +72,7 @@ def _pair(out_dim):
     return (out_dim, out_dim)
 
 
-@register_model("proj.image_text.two_towers")
+@register_model("proj.image_text.two_towers", model_spec_kwargs=("image_init", "text_init"))
 def build_two_towers(
     image=None,
     text=None,
@@ -102,8 +102,11 @@ def build_two_towers(
         bias_init: initial b, or None (no bias).
         loss: "auto", "sigmoid", "sigmoid_chunked" or "softmax" (keras_vision extension).
         image_init, text_init: optional pre-trained towers (keras_vision extension, the
-            role of big_vision's `config.model_init = {"img": ..., "txt": ...}`): a
-            `.keras` file, big_vision `.npz`, keras_vision run directory or preset.
+            role of big_vision's `config.model_init = {"img": ..., "txt": ...}`): loaded
+            Keras models whose backbone weights (and head, when it fits) the towers get.
+            In a recipe they are `keras_vision.loading.load_model` specs (a `.keras`
+            file, big_vision `.npz`, run directory or preset), loaded by
+            `keras_vision.loading.model_from_config`.
 
     Example:
         >>> build_two_towers(image=dict(variant="mu/8", pool_type="map", image_size=32),
@@ -127,8 +130,6 @@ def build_two_towers(
         cfg.setdefault("num_classes", out_txt)
         with keras.name_scope("txt"):
             text_encoder = build_model(text_model, **cfg)
-    from keras_vision.models.two_tower.two_tower_convert import load_tower_init
-
     if image_init and image_encoder is not None:
         load_tower_init(image_encoder, image_init)
     if text_init and text_encoder is not None:

@@ -13,6 +13,10 @@ from keras_vision.convert.checkpoint import select_prefix
 from keras_vision.convert.registry import register_converter
 from keras_vision.convert.vit_layout import scan_to_pyloop
 from keras_vision.models.two_tower.two_tower_builder import build_two_towers
+from keras_vision.models.vit.vit_convert import infer_vit_kwargs
+from keras_vision.models.vit.vit_convert import load_vit_classifier_params
+from keras_vision.models.vit.vit_convert import load_vit_params
+from keras_vision.models.vit.vit_convert import prepare_vit_params
 
 # Keras variable path (relative to the text tower) -> big_vision name, where they differ.
 TEXT_RENAMES = {"Embed_0/embeddings": "Embed_0/embedding", "pos_embedding/embeddings": "pos_embedding"}
@@ -78,11 +82,6 @@ def convert_two_towers(params, config=None, image_shape=None, dont_load=(), **kw
     Returns:
         A `TwoTowerModel`.
     """
-    from keras_vision.models.vit.vit_convert import infer_vit_kwargs
-    from keras_vision.models.vit.vit_convert import load_vit_classifier_params
-    from keras_vision.models.vit.vit_convert import load_vit_params
-    from keras_vision.models.vit.vit_convert import prepare_vit_params
-
     if kwargs:
         raise ValueError(f"Unknown option(s) {sorted(kwargs)} for the two_towers converter; expected dont_load.")
     config = dict(config or {})
@@ -155,83 +154,3 @@ def _merge(inferred, given, size_keys):
             out.pop(k, None)
     out.update(given)
     return out
-
-
-def _source_model(init):
-    """A Keras model from a run directory, a `.keras` file, a preset folder or a big_vision npz."""
-    import pathlib
-
-    import keras
-
-    path = pathlib.Path(str(init))
-    if path.suffix == ".keras":
-        return keras.saving.load_model(str(path), compile=False)
-    if path.suffix == ".npz" or ":" in path.name:
-        from keras_vision.convert import load_big_vision
-
-        return load_big_vision(str(init), model="vit")
-    from keras_vision.trainers.run_loader import is_run_dir
-    from keras_vision.trainers.run_loader import load_run
-
-    if is_run_dir(path):  # its model with the last checkpoint's weights
-        return load_run(path)[0]
-    if (path / "config.json").exists():
-        import keras_hub
-
-        if (path / "task.json").exists():
-            return keras_hub.models.Task.from_preset(str(path))
-        return keras_hub.models.Backbone.from_preset(str(path))
-    raise ConversionError(
-        f"Cannot initialise a tower from {str(init)!r}: expected a .keras file, a big_vision .npz, "
-        "a keras_vision run directory or a KerasHub preset folder."
-    )
-
-
-def _relative_weights(model):
-    """{path relative to the model's own scope: variable} (the scope = common path prefix)."""
-    paths = [v.path for v in model.weights]
-    first = paths[0].split("/")
-    depth = 0
-    while depth < len(first) - 1 and all(p.split("/")[depth] == first[depth] for p in paths):
-        depth += 1
-    # Keep at least the layer name: only strip a scope shared by every variable.
-    anchor = [p for p in paths if p.endswith("embedding/kernel")]
-    if anchor:
-        depth = anchor[0].count("/") - 1
-    return {"/".join(v.path.split("/")[depth:]): v for v in model.weights}
-
-
-def load_tower_init(encoder, init, dont_load=()):
-    """Initialises a tower from a pre-trained model (LiT: a classifier's image backbone).
-
-    Backbone variables are matched by their path relative to the backbone; a head
-    is copied only if the encoder has one of the same shape (else it keeps its
-    initial values). Every backbone variable must be found.
-
-    Args:
-        encoder: the tower (`ViTBackbone` or `ViTImageClassifier`).
-        init: `.keras` file, big_vision `.npz` (":img" selects a two-tower's image
-            tower), keras_vision run directory or KerasHub preset folder.
-        dont_load: regexes (fullmatch on relative paths) of variables to keep at init.
-    """
-    import re
-
-    source = _source_model(init)
-    src_backbone = getattr(source, "backbone", source)
-    dst_backbone = getattr(encoder, "backbone", encoder)
-    src = _relative_weights(src_backbone)
-    dst = _relative_weights(dst_backbone)
-    skip = [re.compile(p) for p in dont_load]
-    missing = sorted(k for k in dst if k not in src and not any(p.fullmatch(k) for p in skip))
-    if missing:
-        raise ConversionError(f"Tower init {str(init)!r} lacks {missing}.")
-    for key, variable in dst.items():
-        if any(p.fullmatch(key) for p in skip):
-            continue
-        value = src[key].numpy() if hasattr(src[key], "numpy") else np.asarray(src[key])
-        if tuple(value.shape) != tuple(variable.shape):
-            raise ConversionError(f"Tower init {key}: {tuple(value.shape)} vs {tuple(variable.shape)}.")
-        variable.assign(value)
-    src_head, dst_head = getattr(source, "head", None), getattr(encoder, "head", None)
-    if src_head is not None and dst_head is not None and src_head.kernel.shape == dst_head.kernel.shape:
-        dst_head.set_weights(src_head.get_weights())

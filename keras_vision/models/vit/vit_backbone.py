@@ -16,7 +16,7 @@ from keras_vision.layers import PositionEmbedding
 from keras_vision.layers import SinCos2DPositionEmbedding
 from keras_vision.layers import apply_transformer_encoder
 from keras_vision.layers import make_transformer_encoder
-from keras_vision.layers._utils import to_pair
+from keras_vision.sizes import to_pair
 from keras_vision.layers.transformer_encoder_block import BLOCK_TYPES
 from keras_vision.models._utils import select_intermediates
 from keras_vision.models.vit.vit_variants import decode_variant
@@ -26,6 +26,21 @@ POSITION_EMBEDDINGS = ("learn", "sincos2d")
 # Scope of the encoder blocks and final norm: variable paths read like big_vision's
 # parameter names ("Transformer/encoderblock_0/MlpBlock_0/Dense_0/kernel").
 ENCODER_SCOPE = "Transformer"
+
+
+class _TokenGrid(keras.layers.Layer):
+    """Reshapes tokens (B, h*w, F) to the (B, h, w, F) grid of `like` (B, h, w, D).
+
+    Only for models whose token grid is known at run time alone (image_shape
+    (None, None, C)); a fixed-size model reshapes with its static grid.
+    """
+
+    def call(self, tokens, like):
+        shape = ops.shape(like)
+        return ops.reshape(tokens, (-1, shape[1], shape[2], tokens.shape[-1]))
+
+    def compute_output_shape(self, tokens_shape, like_shape):
+        return (tokens_shape[0], like_shape[1], like_shape[2], tokens_shape[-1])
 
 
 @keras_vision_export("keras_vision.models.ViTBackbone")
@@ -47,8 +62,11 @@ class ViTBackbone(Backbone):
     "pre_logits". `get_intermediates(images)` returns every big_vision intermediate.
 
     Args:
-        image_shape: (height, width, channels), static; the position-embedding grid is
-            (height // patch_h, width // patch_w).
+        image_shape: (height, width, channels); the token grid is
+            (height // patch_h, width // patch_w). With position_embedding "sincos2d"
+            height and width may be None: the model then takes images of any size
+            (the table is computed for each call's grid, as big_vision does); a learned
+            position embedding needs them static.
         patch_size: int or (height, width).
         hidden_dim: int, D (big_vision `width`).
         num_layers: int (`depth`).
@@ -79,7 +97,10 @@ class ViTBackbone(Backbone):
     """
 
     # The end of the "needs a static image_shape" error: how to get other resolutions.
-    _RESOLUTION_HINT = "build one model per resolution (see `with_image_shape`)."
+    _RESOLUTION_HINT = (
+        "build one model per resolution (see `with_image_shape`), or use position_embedding='sincos2d' "
+        "for image_shape (None, None, channels)."
+    )
 
     def __init__(
         self,
@@ -102,12 +123,6 @@ class ViTBackbone(Backbone):
         **kwargs,
     ):
         image_shape = tuple(image_shape)
-        if len(image_shape) != 3 or any(d is None for d in image_shape):
-            raise ValueError(
-                f"{type(self).__name__} needs a static image_shape (height, width, channels), got {image_shape}; "
-                f"{self._RESOLUTION_HINT}"
-            )
-        image_shape = tuple(int(d) for d in image_shape)
         patch_size = to_pair(patch_size, "patch_size")
         if pooling not in POOLINGS:
             raise ValueError(f"Unknown pooling {pooling!r}; expected one of {POOLINGS}.")
@@ -115,6 +130,18 @@ class ViTBackbone(Backbone):
             raise ValueError(
                 f"Unknown position_embedding {position_embedding!r}; expected one of {POSITION_EMBEDDINGS}."
             )
+        if len(image_shape) != 3 or image_shape[2] is None:
+            raise ValueError(
+                f"{type(self).__name__} needs image_shape (height, width, channels) with known channels, "
+                f"got {image_shape}."
+            )
+        any_size = image_shape[0] is None or image_shape[1] is None
+        if any_size and not self._any_resolution(position_embedding):
+            raise ValueError(
+                f"{type(self).__name__} with position_embedding={position_embedding!r} needs a static image_shape "
+                f"(height, width, channels), got {image_shape}; {self._RESOLUTION_HINT}"
+            )
+        image_shape = tuple(None if d is None else int(d) for d in image_shape)
         if block_type not in BLOCK_TYPES:
             raise ValueError(f"Unknown block_type {block_type!r}; expected one of {BLOCK_TYPES}.")
         if representation_size is not None and (
@@ -124,9 +151,11 @@ class ViTBackbone(Backbone):
                 f"representation_size must be None or a positive int, got {representation_size!r} "
                 "(big_vision's rep_size=True means hidden_dim)."
             )
-        grid = (image_shape[0] // patch_size[0], image_shape[1] // patch_size[1])
-        if min(grid) < 1:
+        grid = tuple(None if d is None else d // p for d, p in zip(image_shape[:2], patch_size))
+        if any(g is not None and g < 1 for g in grid):
             raise ValueError(f"image_shape {image_shape} is smaller than patch_size {patch_size}.")
+        # A (h, w) token grid, or None when it is known only at run time.
+        grid = None if None in grid else grid
 
         # === Config ===
         # Set before the layers: `_make_layers` (and subclasses' hooks) read it.
@@ -149,12 +178,23 @@ class ViTBackbone(Backbone):
 
         # === Layers ===
         self._make_layers(dtype)
+        # Weightless, only when the token grid is known at run time alone.
+        self.token_grid = None if grid is not None else _TokenGrid(name="token_grid", dtype=dtype)
 
         # === Functional Model ===
         images = keras.Input(shape=image_shape, name="images")
         out = self._forward(images)
         outputs = {k: out[k] for k in ("pre_logits", "pre_logits_2d", "encoded")}
         super().__init__(inputs=images, outputs=outputs, dtype=dtype, **kwargs)
+
+    @classmethod
+    def _any_resolution(cls, position_embedding):
+        """Whether the weights allow image_shape (None, None, C): sincos2d has no grid-sized weight."""
+        return position_embedding == "sincos2d"
+
+    def _embed_patches(self, images):
+        """images -> token grid (the hook FlexiViT overrides to pass its patch size)."""
+        return self.patch_embedding(images)
 
     def _make_embeddings(self, dtype):
         """Creates `patch_embedding` and `position_embedding` (the hook FlexiViT overrides)."""
@@ -203,7 +243,7 @@ class ViTBackbone(Backbone):
         per-block "encoder/blockNN/{sa,+sa,mlp,+mlp}" and "encoder/pre_ln").
         """
         out = {}
-        x = out["stem"] = self.patch_embedding(images)
+        x = out["stem"] = self._embed_patches(images)
         # The posemb is added before the [cls] token is prepended: cls gets none.
         x = out["with_posemb"] = self.position_embedding(x)
         if self.class_token is not None:
@@ -232,8 +272,10 @@ class ViTBackbone(Backbone):
         else:  # "none": per-token features
             x = encoded
         out["head_input"] = x
-        grid_h, grid_w = self.grid_size
-        x_2d = ops.reshape(tokens, (-1, grid_h, grid_w, encoded.shape[-1]))
+        if self.grid_size is None:
+            x_2d = self.token_grid(tokens, out["stem"])
+        else:
+            x_2d = ops.reshape(tokens, (-1, *self.grid_size, encoded.shape[-1]))
         if self.pre_logits is not None:
             x_2d = self.pre_logits(x_2d)
             x = self.pre_logits(x)
@@ -250,7 +292,7 @@ class ViTBackbone(Backbone):
         "pre_logits", "pre_logits_2d".
 
         Args:
-            images: (B, H, W, C) array matching `image_shape`.
+            images: (B, H, W, C) array matching `image_shape` (any H, W when it has None).
             names: optional iterable of names to return (unknown names raise); default all.
             training: bool (dropout on/off).
 

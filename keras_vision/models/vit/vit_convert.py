@@ -139,12 +139,15 @@ def infer_vit_kwargs(params):
     return kw
 
 
-def converter_model_kwargs(params, config=None, image_shape=None, image_size_from_checkpoint=True):
+def converter_model_kwargs(params, config=None, image_shape=None, image_size_from_checkpoint=True,
+                           any_resolution=False):
     """Model kwargs for a ViT-family converter: `infer_vit_kwargs(params)` overridden by `config`.
 
     A `variant` in `config` replaces the inferred sizes; `image_shape` (if given) wins
     over `config`'s image_size. The resolution is read off a learned square position
-    embedding only with `image_size_from_checkpoint` and when neither sets one.
+    embedding only with `image_size_from_checkpoint` and when neither sets one; with
+    `any_resolution` and none of the three, the model is built for images of any size:
+    image_shape (None, None, channels of the checkpoint's kernel).
 
     Args:
         params: flat, prepared (`prepare_vit_params`) big_vision ViT dict.
@@ -152,6 +155,8 @@ def converter_model_kwargs(params, config=None, image_shape=None, image_size_fro
         image_shape: optional (h, w, c).
         image_size_from_checkpoint: bool (False for FlexiViT: its stored grid says
             nothing about the resolution).
+        any_resolution: bool, whether the model's weights allow any image size
+            (a sincos2d ViT, a FlexiViT).
     """
     config = dict(config or {})
     inferred = infer_vit_kwargs(params)
@@ -167,7 +172,10 @@ def converter_model_kwargs(params, config=None, image_shape=None, image_size_fro
     if image_shape is not None:
         config.pop("image_size", None)
         config["image_shape"] = tuple(image_shape)
-    return {**inferred, **config}
+    kwargs = {**inferred, **config}
+    if any_resolution and not any(k in kwargs for k in ("image_size", "image_shape")):
+        kwargs["image_shape"] = (None, None, int(params["embedding/kernel"].shape[2]))
+    return kwargs
 
 
 def load_vit_model_params(model, params, dont_load=()):
@@ -189,9 +197,13 @@ def convert_vit(params, config=None, image_shape=None, dont_load=(), **kwargs):
 
     Model kwargs = what the checkpoint shows (`infer_vit_kwargs`), overridden by
     `config` (big_vision `config.model`; a `variant` there replaces the inferred sizes).
+    The resolution: `image_shape`, else config's image_size / image_shape, else the
+    learned position embedding's grid; a sincos2d ViT with none of them is built for
+    images of any size (image_shape (None, None, C)), as big_vision runs it.
     """
     if kwargs:
         raise ValueError(f"Unknown option(s) {sorted(kwargs)} for the 'vit' converter; expected dont_load.")
     params = prepare_vit_params(params)
-    model = build_vit(**converter_model_kwargs(params, config, image_shape))
+    posemb = {**infer_vit_kwargs(params), **dict(config or {})}.get("posemb", "learn")
+    model = build_vit(**converter_model_kwargs(params, config, image_shape, any_resolution=posemb == "sincos2d"))
     return load_vit_model_params(model, params, dont_load=dont_load)

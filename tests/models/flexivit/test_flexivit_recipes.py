@@ -34,7 +34,7 @@ def test_recipe_configs_resolve(recipe, arg):
 @pytest.mark.slow
 def test_runlocal_trains_through_the_recipe_runner(tmp_path):
     """`keras_vision.trainers.train` drives FlexiTrainer.fit like model.fit (callbacks, evals, checkpoints)."""
-    from keras_vision.trainers import builders
+    from keras_vision.loading import model_from_config
     from keras_vision.trainers import train
     from keras_vision.trainers.flexi_trainer import FlexiTrainer
 
@@ -47,7 +47,7 @@ def test_runlocal_trains_through_the_recipe_runner(tmp_path):
         ev.data.split = "val[:32]"
 
     def make_model():
-        model = builders.build_model(c)
+        model = model_from_config(c)
         # What the runner does for config.trainer == "flexi" (see FlexiTrainer.from_recipe).
         model.fit = FlexiTrainer.from_recipe(model, c).fit
         return model

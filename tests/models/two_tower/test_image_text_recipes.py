@@ -8,9 +8,9 @@ import pytest
 
 from keras_vision.config import ConfigDict
 from keras_vision.config import load_recipe
-from keras_vision.models.two_tower import prepare_image_text_run
-from keras_vision.models.two_tower import prepare_sentencepiece
-from keras_vision.models.two_tower.two_tower_prepare import substitute_workdir
+from keras_vision.trainers import prepare_run
+from keras_vision.trainers.run_preparation import prepare_sentencepiece
+from keras_vision.trainers.run_preparation import substitute_workdir
 from keras_vision.optimizers import make_optimizer
 
 RECIPES = ["siglip_shapes", "lit_shapes", "siglip_lit_coco", "siglip_b16_webli"]
@@ -44,11 +44,11 @@ def test_prepare_sentencepiece_trains_once(tmp_path):
                            texts_key="texts", vocab_size=64, lower=True),
         input=dict(pp="tokenize(max_len=8, model='{workdir}/spm.model')"),
     )
-    out = prepare_sentencepiece(config, tmp_path)
+    out = prepare_run(config, tmp_path, train_recipe=None)
     model = tmp_path / "spm.model"
     assert model.exists() and out.input.pp == f"tokenize(max_len=8, model='{tmp_path}/spm.model')"
     mtime = model.stat().st_mtime_ns
-    prepare_sentencepiece(config, tmp_path)
+    prepare_sentencepiece(out, tmp_path)
     assert model.stat().st_mtime_ns == mtime  # a resumed run reuses the vocabulary
     import sentencepiece
 
@@ -62,8 +62,8 @@ def test_siglip_shapes_runlocal_end_to_end(tmp_path):
     from keras_vision.trainers import train
 
     workdir = tmp_path / "run"
-    config = prepare_image_text_run(load_recipe("recipes/siglip_shapes.py:runlocal"), workdir, verbose=False)
-    result = train(config, workdir, verbose=False)
+    # train() in Python prepares the run (the SentencePiece vocabulary) as the CLI does.
+    result = train(load_recipe("recipes/siglip_shapes.py:runlocal"), workdir, verbose=False)
     assert (workdir / "shapes_spm.model").exists()
     summary = json.loads((pathlib.Path(workdir) / "summary.json").read_text())
     assert summary["status"] == "completed"

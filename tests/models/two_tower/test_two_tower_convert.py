@@ -111,24 +111,3 @@ def test_legacy_text_pos_embedding_and_scan(case):
     legacy = {**{k: v for k, v in flat.items() if not k.startswith("txt/")}, **{f"txt/{k}": v for k, v in txt.items()}}
     model = load_big_vision(legacy, model="proj.image_text.two_towers")
     np.testing.assert_allclose(_np(model.encode_text(g["inputs/text"])), g["outputs/ztxt"], atol=ATOL)
-
-
-def test_tower_init_from_a_training_workdir(tmp_path):
-    """A tower initialised from a keras_vision run directory gets its last checkpoint's weights."""
-    from keras_vision.config import load_recipe
-    from keras_vision.models.two_tower.two_tower_convert import _source_model
-    from keras_vision.trainers import train
-
-    config = load_recipe("recipes/vit_shapes.py:runlocal")
-    config.total_steps = 4
-    config.ckpt_steps = 4
-    config.evals = {}
-    trained = train(config, tmp_path / "run", verbose=False).model
-    loaded = _source_model(str(tmp_path / "run"))
-    assert [w.path for w in loaded.weights] == [w.path for w in trained.weights]
-    for a, b in zip(loaded.weights, trained.weights):
-        np.testing.assert_array_equal(ops.convert_to_numpy(a), ops.convert_to_numpy(b))
-    with pytest.raises(ValueError, match="no checkpoint yet"):
-        (tmp_path / "empty" / "checkpoints").mkdir(parents=True)
-        (tmp_path / "empty" / "config.json").write_text(json.dumps(config.to_dict()))
-        _source_model(str(tmp_path / "empty"))

@@ -127,13 +127,22 @@ def test_image_init_from_pretrained_classifier(tmp_path, batch, make_model, tiny
     # LiT: the image tower starts from a classifier's backbone (its 10-class head is dropped).
     from keras_vision.models import build_model
 
+    from keras_vision.config import ConfigDict
+    from keras_vision.loading import model_from_config
+
     classifier = build_model("vit", **dict(tiny_image_config, num_classes=10))
     path = str(tmp_path / "classifier.keras")
     classifier.save(path)
-    model = make_model(image_init=path)
-    np.testing.assert_allclose(
-        _np(model.image_features(batch["image"])),
-        _np(classifier.backbone(batch["image"])["pre_logits"]),
-        atol=1e-6,
-    )
-    assert all(v.path.startswith(("img/", "txt/", "t", "b")) for v in model.weights)
+    # A recipe names the tower init by path (the loader loads it); the builder takes the model.
+    from_path = model_from_config(ConfigDict(model_name="proj.image_text.two_towers", model=dict(
+        image=tiny_image_config, text=dict(width=32, depth=1, mlp_dim=64, num_heads=2, vocab_size=40, seq_len=6), out_dim=(None, 32), temperature_init=10.0, bias_init=-10.0,
+        image_init=path)))
+    for model in (from_path, make_model(image_init=classifier)):
+        np.testing.assert_allclose(
+            _np(model.image_features(batch["image"])),
+            _np(classifier.backbone(batch["image"])["pre_logits"]),
+            atol=1e-6,
+        )
+        assert all(v.path.startswith(("img/", "txt/", "t", "b")) for v in model.weights)
+    with pytest.raises(TypeError, match="A tower init is a loaded keras.Model here"):
+        make_model(image_init=path)

@@ -8,7 +8,7 @@ Trains two small ViTs with identical architecture, data, steps and optimizer:
 and reports validation accuracy and inference images/s at every patch size.
 
 Command (CPU, a few minutes):
-    python -m keras_vision.models.flexivit.flexivit_shapes_benchmark --steps 800
+    python -m keras_vision.bench.flexivit_shapes --steps 800
 
 Paper: "FlexiViT: One Model for All Patch Sizes" (https://arxiv.org/abs/2212.08013).
 """
@@ -20,6 +20,7 @@ import time
 import keras
 import numpy as np
 
+from keras_vision.data import shapes
 from keras_vision.models.flexivit.flexivit_backbone import FlexiViTBackbone
 from keras_vision.models.flexivit.flexivit_image_classifier import FlexiViTImageClassifier
 from keras_vision.trainers.flexi_trainer import FlexiTrainer
@@ -27,8 +28,6 @@ from keras_vision.trainers.flexi_trainer import FlexiTrainer
 
 def load_shapes(split, num_examples, image_size):
     """(images in [-1, 1], one-hot labels) of the first `num_examples` of a shapes split."""
-    from keras_vision.data import shapes
-
     data = shapes.batch(split, 0, num_examples, keys=("image", "label"), image_size=image_size)
     x = data["image"].astype("float32") / 127.5 - 1.0
     num_classes = len(shapes.CLASS_NAMES)
