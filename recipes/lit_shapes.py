@@ -29,16 +29,16 @@ tower with 57.8% val accuracy after 1500 steps -> LiT zero-shot 57.8% after 400 
 features carry little colour or position, which the captions mostly describe.
 """
 
-from keras_vision import recipe_utils as ru
 from keras_vision.config import ConfigDict
 from keras_vision.config import parse_arg
+from keras_vision.config import recipe_helpers as ru
 
 IMAGE_SIZE = 32
 MAX_LEN = 16
 SPM = ru.SHAPES_SPM
 # The vit_shapes architecture (recipes/vit_shapes.py default / runlocal modes).
 TOWER = dict(variant="mu/4", width=64, depth=4, mlp_dim=256, num_heads=4, pool_type="gap", posemb="sincos2d")
-TOWER_LOCAL = dict(TOWER, width=32, depth=1, mlp_dim=64, num_heads=2)
+TOWER_LOCAL = dict(TOWER, width=32, depth=1, mlp_dim=128, num_heads=2)
 
 
 def tokenize():

@@ -31,9 +31,9 @@ Commands:
   keras-vision train recipes/siglip_b16_webli.py:data=webli,spm=/path/c4_en.model --workdir runs/siglip_b16
 """
 
-from keras_vision import recipe_utils as ru
 from keras_vision.config import ConfigDict
 from keras_vision.config import parse_arg
+from keras_vision.config import recipe_helpers as ru
 
 
 def get_config(arg=None):

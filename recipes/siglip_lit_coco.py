@@ -32,9 +32,9 @@ Commands:
       data_dir=/path/to/tfds,spm=/path/to/c4_en.model --workdir runs/siglip_lit_coco
 """
 
-from keras_vision import recipe_utils as ru
 from keras_vision.config import ConfigDict
 from keras_vision.config import parse_arg
+from keras_vision.config import recipe_helpers as ru
 
 
 def get_config(arg=None):

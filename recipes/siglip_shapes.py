@@ -34,9 +34,9 @@ before shape (zero-shot 0.14 after 700 steps at patch 4; colour zero-shot 0.94 t
 LiT (recipes/lit_shapes.py) fixes exactly that with a shape-aware locked tower.
 """
 
-from keras_vision import recipe_utils as ru
 from keras_vision.config import ConfigDict
 from keras_vision.config import parse_arg
+from keras_vision.config import recipe_helpers as ru
 
 IMAGE_SIZE = 32
 MAX_LEN = 16

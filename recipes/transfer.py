@@ -53,9 +53,9 @@ Commands:
       --workdir runs/transfer_local
 """
 
-from keras_vision import recipe_utils as ru
 from keras_vision.config import ConfigDict
 from keras_vision.config import parse_arg
+from keras_vision.config import recipe_helpers as ru
 
 # The AugReg "recommended" i21k checkpoints (big_vision vit.VANITY_NAMES
 # "howto-i21k-*", under gs://vit_models/augreg/): variant -> file name.

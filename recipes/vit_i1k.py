@@ -8,7 +8,7 @@ ImageNet-1k / -21k with a grid of augmentation strengths (RandAugment + mixup, t
 this recipe has none, which the paper found to help only B/32, B/16 and L/16 on
 ImageNet-1k, its Fig. 4).
 
-Augmentation presets (`aug=`; `keras_vision.recipe_utils.AUGREG_PRESETS`):
+Augmentation presets (`aug=`; `keras_vision.config.recipe_helpers.AUGREG_PRESETS`):
 
   | preset  | RandAugment (layers, magnitude) | mixup p |
   |---------|---------------------------------|---------|
@@ -50,9 +50,9 @@ Commands:
 
 import math
 
-from keras_vision import recipe_utils as ru
 from keras_vision.config import ConfigDict
 from keras_vision.config import parse_arg
+from keras_vision.config import recipe_helpers as ru
 
 # big_vision's per-variant default preset (paper Fig. 4; add an entry for other sizes).
 DEFAULT_AUG = {"Ti/16": "light1", "S/32": "medium1", "S/16": "medium2", "B/32": "medium2", "B/16": "medium2",

@@ -3,7 +3,7 @@ r"""AugReg: ViT pre-training on ImageNet-21k (then fine-tune with recipes/transf
 Port of big_vision `configs/vit_i21k.py`: "How to train your ViT? Data, Augmentation,
 and Regularization in Vision Transformers" (Steiner et al., 2021, arXiv:2106.10270).
 The paper's main finding: with the right augmentation (`aug` presets, see
-recipes/vit_i1k.py or `keras_vision.recipe_utils.AUGREG_PRESETS`), ImageNet-21k
+recipes/vit_i1k.py or `keras_vision.config.recipe_helpers.AUGREG_PRESETS`), ImageNet-21k
 pre-training for 300 epochs matches ViTs trained on 10x more data, and the
 pre-trained models transfer better than any amount of augmentation on ImageNet-1k alone.
 
@@ -38,9 +38,9 @@ Commands:
 
 import math
 
-from keras_vision import recipe_utils as ru
 from keras_vision.config import ConfigDict
 from keras_vision.config import parse_arg
+from keras_vision.config import recipe_helpers as ru
 
 DEFAULT_AUG = {"Ti/16": "none", "S/32": "none", "S/16": "light1", "B/32": "light2", "B/16": "light2",
                "L/16": "medium2"}

@@ -35,9 +35,9 @@ Commands:
   keras-vision train recipes/vit_s16_i1k.py:runlocal --workdir runs/vit_s16_i1k_local
 """
 
-from keras_vision import recipe_utils as ru
 from keras_vision.config import ConfigDict
 from keras_vision.config import parse_arg
+from keras_vision.config import recipe_helpers as ru
 
 
 def get_config(arg=None):

@@ -65,10 +65,12 @@ def test_no_import_cycle_between_packages():
     assert "package import cycles: 0" in out.stdout
 
 
-def test_recipe_helpers_are_plain_functions_not_keras_serializables():
-    import keras
-
-    from keras_vision import recipe_utils
-
-    assert callable(recipe_utils.pp_join)
-    assert keras.saving.get_registered_object("keras_vision>pp_join") is None
+def test_test_folders_mirror_the_package():
+    # tests/<x>/ tests keras_vision/<x>/ (tests/recipes: the recipes/ folder; fixtures: data).
+    package = ROOT / "keras_vision"
+    for folder in sorted(p for p in (ROOT / "tests").iterdir() if p.is_dir() and p.name != "__pycache__"):
+        if folder.name in ("fixtures", "recipes"):
+            continue
+        assert (package / folder.name).is_dir(), f"tests/{folder.name}/ has no keras_vision/{folder.name}/"
+        for sub in (p for p in folder.iterdir() if p.is_dir() and p.name != "__pycache__"):
+            assert (package / folder.name / sub.name).is_dir(), f"tests/{folder.name}/{sub.name}/ mirrors nothing"

@@ -8,13 +8,23 @@ over a 1-D data-parallel mesh of all visible devices:
   - `step_ms`: median wall time of one call.
 
 Simulate devices on a CPU with `XLA_FLAGS=--xla_force_host_platform_device_count=8`
-set before JAX is imported (the `keras-vision bench` command does this). Timings
+set before JAX starts its backend, i.e. before the first device query (importing JAX
+does not start it; the `keras-vision bench` command sets the flag). Timings
 on simulated devices measure the program, not real interconnect.
 """
 
+import os
+import sys
 import time
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from keras_vision.backend.jax.chunked_sigmoid_loss import chunked_sigmoid_loss
 
 
 def _time_call(fn, args, repeats):
@@ -29,8 +39,6 @@ def _time_call(fn, args, repeats):
 
 
 def _block(tree):
-    import jax
-
     for leaf in jax.tree_util.tree_leaves(tree):
         leaf.block_until_ready()
 
@@ -50,13 +58,6 @@ def benchmark_chunked_sigmoid_loss(batch_sizes=(256, 1024, 4096), dim=256, repea
     Example:
     >>> for row in benchmark_chunked_sigmoid_loss((512, 2048)): print(row)
     """
-    import jax
-    import jax.numpy as jnp
-    from jax.sharding import Mesh, NamedSharding
-    from jax.sharding import PartitionSpec as P
-
-    from keras_vision.backend.jax.chunked_sigmoid_loss import chunked_sigmoid_loss
-
     devices = list(devices or jax.devices())
     mesh = Mesh(np.array(devices), ("batch",))
     n = len(devices)
@@ -116,9 +117,6 @@ def format_rows(rows):
 
 def main(argv=None):
     """`python -m keras_vision.bench.contrastive [B1 B2 ...]` prints the table."""
-    import os
-    import sys
-
     os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
     argv = sys.argv[1:] if argv is None else argv
     sizes = tuple(int(a) for a in argv) or (256, 1024, 4096)

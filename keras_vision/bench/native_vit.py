@@ -18,7 +18,11 @@ Used only by `keras-vision bench` and its tests; models are Keras everywhere els
 
 import math
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+
+from keras_vision.backend.jax.layer_norm import layer_norm as vjp_layer_norm
 
 POOLINGS = ("gap", "tok", "0")
 
@@ -50,8 +54,6 @@ def vit_config_from_keras(model):
 
 def params_from_keras(model):
     """{variable path: jax array} copied from a Keras model (float32 variables as they are)."""
-    import jax.numpy as jnp
-
     return {v.path: jnp.asarray(np.asarray(v.numpy())) for v in model.weights}
 
 
@@ -88,8 +90,6 @@ def param_shapes(cfg):
 
 def init_params(cfg, seed=0):
     """Random parameters (scale ~ 1/sqrt(fan_in); LayerNorm scale 1, biases and head 0)."""
-    import jax.numpy as jnp
-
     rng = np.random.default_rng(seed)
     params = {}
     for path, shape in param_shapes(cfg).items():
@@ -110,9 +110,6 @@ def init_params(cfg, seed=0):
 
 def _layer_norm(x, scale, bias, eps):
     """flax `nn.LayerNorm`: float32 statistics, "fast variance" E[x^2] - E[x]^2."""
-    import jax
-    import jax.numpy as jnp
-
     x32 = x.astype(jnp.float32)
     mean = jnp.mean(x32, axis=-1, keepdims=True)
     var = jnp.maximum(jnp.mean(jnp.square(x32), axis=-1, keepdims=True) - jnp.square(mean), 0.0)
@@ -122,8 +119,6 @@ def _layer_norm(x, scale, bias, eps):
 
 def _gelu_tanh(x):
     """flax `nn.gelu`: the tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
-    import jax
-
     return jax.nn.gelu(x, approximate=True)
 
 
@@ -139,15 +134,9 @@ def apply(params, images, cfg, compute_dtype="float32", layer_norm="autodiff"):
     "vjp" uses the hand-written-backward kernel the Keras layers use on JAX
     (`keras_vision.backend.jax.layer_norm`), to separate framework overhead from that kernel.
     """
-    import jax
-    import jax.numpy as jnp
-
     if layer_norm not in LAYER_NORMS:
         raise ValueError(f"Unknown layer_norm {layer_norm!r}; expected one of {LAYER_NORMS}.")
-    if layer_norm == "vjp":
-        from keras_vision.backend.jax.layer_norm import layer_norm as _ln
-    else:
-        _ln = _layer_norm
+    _ln = vjp_layer_norm if layer_norm == "vjp" else _layer_norm
     dt = jnp.dtype(compute_dtype)
 
     def p(name):
@@ -186,9 +175,6 @@ def apply(params, images, cfg, compute_dtype="float32", layer_norm="autodiff"):
 
 def softmax_xent(logits, labels):
     """big_vision's `softmax_xent`: mean over the batch of -sum(labels * log_softmax)."""
-    import jax
-    import jax.numpy as jnp
-
     return jnp.mean(-jnp.sum(labels * jax.nn.log_softmax(logits, axis=-1), axis=-1))
 
 
@@ -198,8 +184,6 @@ def loss_fn(params, images, labels, cfg, compute_dtype="float32", layer_norm="au
 
 def init_adam_state(params):
     """Adam moments (float32 zeros like every parameter) and the update count."""
-    import jax.numpy as jnp
-
     zeros = {k: jnp.zeros_like(v) for k, v in params.items()}
     return {"mu": zeros, "nu": {k: jnp.zeros_like(v) for k, v in params.items()}, "count": jnp.zeros((), jnp.int32)}
 
@@ -211,9 +195,6 @@ def make_train_step(cfg, lr=1e-3, wd=1e-4, grad_clip_norm=1.0, b1=0.9, b2=0.999,
     big_vision's chain with a constant schedule: clip by global norm, `scale_by_adam`,
     `u = lr * adam + wd * theta` (weight decay only on `*/kernel`), `theta -= u`.
     """
-    import jax
-    import jax.numpy as jnp
-
     def step(params, opt_state, images, labels):
         loss, grads = jax.value_and_grad(loss_fn)(params, images, labels, cfg, compute_dtype, layer_norm)
         if grad_clip_norm:
@@ -238,6 +219,4 @@ def make_train_step(cfg, lr=1e-3, wd=1e-4, grad_clip_norm=1.0, b1=0.9, b2=0.999,
 
 def make_infer_step(cfg, compute_dtype="float32", layer_norm="autodiff"):
     """A jitted `logits = f(params, images)`."""
-    import jax
-
     return jax.jit(lambda params, images: apply(params, images, cfg, compute_dtype, layer_norm))

@@ -12,6 +12,8 @@ import time
 import numpy as np
 
 from keras_vision.bench import timing
+from keras_vision.config import load_recipe
+from keras_vision.trainers import builders
 
 
 def run_pipeline_bench(recipe, overrides=(), batch_size=None, batches=20, warmup=2, log=None):
@@ -25,9 +27,6 @@ def run_pipeline_bench(recipe, overrides=(), batch_size=None, batches=20, warmup
         warmup: untimed batches first (tf.data start-up, shuffle buffer fill).
         log: optional callable(str).
     """
-    from keras_vision.config import load_recipe
-    from keras_vision.trainers import builders
-
     log = log or (lambda s: None)
     config = load_recipe(recipe, list(overrides))
     batch = int(batch_size or config.input.batch_size)

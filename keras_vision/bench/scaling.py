@@ -1,10 +1,10 @@
 """Benchmark: train-step time and per-device memory vs number of devices (JAX).
 
 `run_scaling` starts one Python process per device count, because the simulated CPU
-device count (`XLA_FLAGS=--xla_force_host_platform_device_count=N`) must be set before
-JAX is imported; on a GPU/TPU machine the first N real devices are used instead. Each
-process builds the model under the layout's `keras.distribution`, trains on a fixed
-synthetic batch and prints one JSON record:
+device count (`XLA_FLAGS=--xla_force_host_platform_device_count=N`) is read once per
+process, when JAX starts its backend (the first device query); on a GPU/TPU machine the
+first N real devices are used instead. Each process builds the model under the layout's
+`keras.distribution`, trains on a fixed synthetic batch and prints one JSON record:
 
 - `step_ms`: median wall time of one `train_on_batch` (global batch `batch_size`)
   after `warmup` untimed steps (compilation included in those).
@@ -30,6 +30,15 @@ import subprocess
 import sys
 import time
 
+import keras
+import numpy as np
+
+from keras_vision.backend.jax import train_step_memory as tsm
+from keras_vision.config import ConfigDict
+from keras_vision.distribution import make_distribution
+from keras_vision.loading import model_from_config
+from keras_vision.trainers import builders
+
 LAYOUTS = ("data", "fsdp", "fsdp_tp")
 
 
@@ -52,14 +61,6 @@ def measure(devices, model="vit", variant="mu/8", layout="data", batch_size=16, 
             image_size=32, num_classes=10, model_axis=2, min_shard_mb=0.0, remat=None, dtype_mm=None,
             model_kwargs=None):
     """One record, in this process (JAX must already see >= `devices` devices)."""
-    import keras
-    import numpy as np
-
-    from keras_vision.config import ConfigDict
-    from keras_vision.distribution import make_distribution
-    from keras_vision.loading import model_from_config
-    from keras_vision.trainers import builders
-
     all_devices = keras.distribution.list_devices()
     if len(all_devices) < devices:
         raise RuntimeError(f"{devices} devices asked for, {len(all_devices)} visible: {all_devices}. On a CPU, set "
@@ -88,8 +89,6 @@ def measure(devices, model="vit", variant="mu/8", layout="data", batch_size=16, 
             t = time.perf_counter()
             net.train_on_batch(x, y)  # returns host floats: the step has finished
             times.append(time.perf_counter() - t)
-        from keras_vision.backend.jax import train_step_memory as tsm
-
         per_device = tsm.variable_bytes_per_device(net.trainable_variables)
         live = tsm.variable_bytes_per_device(
             net.trainable_variables + net.non_trainable_variables + net.optimizer.variables)

@@ -15,15 +15,16 @@ import resource
 import sys
 import time
 
+import jax
+import jax.numpy as jnp
+import jaxlib
+import keras
 import numpy as np
+import tensorflow as tf
 
 
 def block(tree):
     """Waits until every array in `tree` is computed (JAX async dispatch; no-op for numpy)."""
-    try:
-        import jax
-    except ImportError:  # pragma: no cover - jax is a dependency
-        return tree
     for leaf in jax.tree_util.tree_leaves(tree):
         if hasattr(leaf, "block_until_ready"):
             leaf.block_until_ready()
@@ -61,9 +62,6 @@ class MatmulPeak:
     """
 
     def __init__(self, n=None, dtype="float32", inner=None):
-        import jax
-        import jax.numpy as jnp
-
         gpu = jax.default_backend() != "cpu"
         self.n = int(n or (8192 if gpu else 2048))
         self.dtype = str(dtype)
@@ -116,8 +114,6 @@ def peak_rss_bytes():
 def device_peak_bytes():
     """Peak bytes in use on the first accelerator (JAX `memory_stats`), or None on CPU."""
     try:
-        import jax
-
         stats = jax.devices()[0].memory_stats()
     except Exception:
         return None
@@ -175,25 +171,16 @@ def machine_info():
         xla_flags=os.environ.get("XLA_FLAGS", ""),
     )
     try:
-        import jax
-        import jaxlib
-
         info.update(jax=jax.__version__, jaxlib=jaxlib.__version__, jax_backend=jax.default_backend(),
                     device=jax.devices()[0].device_kind, device_count=jax.device_count())
     except Exception:  # pragma: no cover
         pass
-    try:
-        import keras
-
-        info.update(keras=keras.__version__, keras_backend=keras.backend.backend())
-    except Exception:  # pragma: no cover
-        pass
+    info.update(keras=keras.__version__, keras_backend=keras.backend.backend())
     backend = info.get("keras_backend")
     if backend == "tensorflow":
-        import tensorflow as tf
-
         info["tensorflow"] = tf.__version__
     elif backend == "torch":
+        # why local: torch is not a keras_vision dependency; only a torch-backend run has it.
         import torch
 
         info["torch"] = torch.__version__
@@ -219,8 +206,6 @@ class BackendMatmulPeak:
     """
 
     def __init__(self, n=2048, dtype="float32"):
-        import keras
-
         self.n, self.dtype = int(n), str(dtype)
         rng = np.random.default_rng(0)
         self._a = keras.ops.convert_to_tensor(rng.standard_normal((self.n, self.n)).astype("float32"), dtype=dtype)
@@ -229,8 +214,6 @@ class BackendMatmulPeak:
         self.samples = []
 
     def _run(self):
-        import keras
-
         out = keras.ops.matmul(self._a, self._b)
         keras.ops.convert_to_numpy(out[0, 0])  # waits for the product
 
@@ -246,7 +229,5 @@ class BackendMatmulPeak:
     def result(self):
         if not self.samples:
             self.sample()
-        import keras
-
         return dict(gflops=float(np.median(self.samples)), gflops_max=float(max(self.samples)), n=self.n,
                     dtype=self.dtype, backend=keras.backend.backend(), samples=len(self.samples))

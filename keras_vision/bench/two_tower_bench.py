@@ -9,16 +9,21 @@ data-parallel devices), compiles it with big_vision's optimizer and times
 FLOPs of the image tower (the text tower is not counted; MFU is "image-tower MFU").
 
 On a CPU, simulate devices with `XLA_FLAGS=--xla_force_host_platform_device_count=N`
-set before JAX is imported (`keras-vision bench two_tower --devices N` does this);
+set before JAX starts its backend (`keras-vision bench two_tower --devices N` does this);
 simulated devices share the host's cores, so memory per device is exact and times
 measure the partitioned program's overheads. On one device both losses are the same
 computation.
 """
 
+import keras
 import numpy as np
 
+from keras_vision.backend.jax import train_step_memory as tsm
 from keras_vision.bench import flops as flops_lib
 from keras_vision.bench import timing
+from keras_vision.config import ConfigDict
+from keras_vision.models import build_model
+from keras_vision.optimizers import make_optimizer
 
 LOSSES = ("sigmoid", "sigmoid_chunked")
 
@@ -40,12 +45,6 @@ def run_two_tower_bench(image_variant="mu/8", text_variant="mu", image_size=32, 
         seed: weights and data seed.
         log: optional callable(str).
     """
-    import keras
-
-    from keras_vision.config import ConfigDict
-    from keras_vision.models import build_model
-    from keras_vision.optimizers import make_optimizer
-
     log = log or (lambda s: None)
     for loss in losses:
         if loss not in LOSSES:
@@ -83,8 +82,6 @@ def run_two_tower_bench(image_variant="mu/8", text_variant="mu", image_size=32, 
             entry = dict(loss=loss, model=model, x=x, times=[])
             if backend == "jax":
                 try:
-                    from keras_vision.backend.jax import train_step_memory as tsm
-
                     entry["memory"] = tsm.compiled_train_step_memory(model, x)
                 except Exception as e:  # memory figures are optional
                     entry["memory_error"] = f"{type(e).__name__}: {e}"[:200]

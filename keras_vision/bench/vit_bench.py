@@ -28,18 +28,23 @@ process's peak RSS (and accelerator peak bytes where JAX reports them).
 
 import time
 
+import jax
+import jax.numpy as jnp
+import keras
 import numpy as np
 
 from keras_vision.bench import flops as flops_lib
+from keras_vision.bench import native_vit
 from keras_vision.bench import timing
+from keras_vision.config import ConfigDict
+from keras_vision.models import build_model
+from keras_vision.optimizers import make_optimizer
 
 MODES = ("train", "infer")
 BASELINES = ("native", "native_vjp")
 
 
 def _build_keras(variant, image_size, num_classes, pooling, dtype, model_kwargs):
-    from keras_vision.models import build_model
-
     kwargs = dict(variant=variant, image_size=image_size, num_classes=num_classes, pool_type=pooling)
     if dtype != "float32":
         kwargs["dtype_mm"] = dtype
@@ -48,9 +53,6 @@ def _build_keras(variant, image_size, num_classes, pooling, dtype, model_kwargs)
 
 
 def _compile_keras(model, total_steps, lr, wd, grad_clip_norm):
-    from keras_vision.config import ConfigDict
-    from keras_vision.optimizers import make_optimizer
-
     opt_config = ConfigDict(dict(optax_name="scale_by_adam", lr=lr, wd=wd, grad_clip_norm=grad_clip_norm,
                                  schedule={}))
     model.compile(optimizer=make_optimizer(opt_config, total_steps), loss="softmax_xent", metrics=[])
@@ -58,8 +60,6 @@ def _compile_keras(model, total_steps, lr, wd, grad_clip_norm):
 
 def _keras_jax_compiled(model, mode, x, y):
     """The compiled JAX executable of Keras' own train step (or forward), for XLA figures."""
-    import jax
-
     trainable = [v.value for v in model.trainable_variables]
     non_trainable = [v.value for v in model.non_trainable_variables]
     if mode == "train":
@@ -96,8 +96,6 @@ class _Runner:
 
 
 def _keras_runners(model, modes, x, y):
-    import keras
-
     xk = keras.ops.convert_to_tensor(x)
     yk = keras.ops.convert_to_tensor(y)
     runners = []
@@ -110,11 +108,6 @@ def _keras_runners(model, modes, x, y):
 
 
 def _native_runners(model, modes, x, y, dtype, lr, wd, grad_clip_norm, impl="native"):
-    import jax
-    import jax.numpy as jnp
-
-    from keras_vision.bench import native_vit
-
     cfg = native_vit.vit_config_from_keras(model)
     ln = "vjp" if impl == "native_vjp" else "autodiff"
     xj, yj = jnp.asarray(x), jnp.asarray(y)
@@ -138,16 +131,11 @@ def _native_runners(model, modes, x, y, dtype, lr, wd, grad_clip_norm, impl="nat
             compiled = infer.lower(params, xj).compile()
             runners.append(_Runner(impl, mode, lambda infer=infer, params=params: infer(params, xj)
                                    .block_until_ready(), compiled))
-    del jax
     return runners
 
 
 def check_native_matches(model, x, dtype="float32"):
     """Max |logits_keras - logits_native| on `x` with the same weights (inference mode)."""
-    import jax.numpy as jnp
-
-    from keras_vision.bench import native_vit
-
     cfg = native_vit.vit_config_from_keras(model)
     keras_logits = np.asarray(model.predict_on_batch(x), dtype="float32")
     native_logits = np.asarray(
@@ -188,8 +176,6 @@ def run_vit_bench(variant="S/16", image_size=224, batch_size=8, modes=("train",)
         baseline step time (median of the per-round ratios), ...}}),
         "check".
     """
-    import keras
-
     log = log or (lambda s: None)
     modes = tuple(modes)
     for mode in modes:

@@ -10,6 +10,21 @@ import json
 import os
 import sys
 
+import jax
+import keras
+
+from keras_vision.bench import timing
+from keras_vision.bench.contrastive import benchmark_chunked_sigmoid_loss
+from keras_vision.bench.contrastive import format_rows
+from keras_vision.bench.pipeline_bench import format_pipeline_table
+from keras_vision.bench.pipeline_bench import run_pipeline_bench
+from keras_vision.bench.scaling import format_scaling_table
+from keras_vision.bench.scaling import run_scaling
+from keras_vision.bench.two_tower_bench import LOSSES
+from keras_vision.bench.two_tower_bench import format_two_tower_table
+from keras_vision.bench.two_tower_bench import run_two_tower_bench
+from keras_vision.bench.vit_bench import format_vit_table
+from keras_vision.bench.vit_bench import run_vit_bench
 from keras_vision.cli import common
 
 
@@ -104,36 +119,30 @@ def _common_flags(parser, backend=True):
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     if backend:
         parser.add_argument("--backend", dest="bench_backend", choices=("jax", "tensorflow", "torch"),
-                            help="Keras backend for the Keras model (same as `keras-vision --backend`)")
+                            help="Keras backend the Keras model must run on (checked against the loaded one)")
 
 
-def _set_backend(args):
+def _check_backend(args):
+    """`--backend` of a bench command must be the backend Keras was loaded with (`import keras_vision` loads it)."""
     backend = getattr(args, "bench_backend", None)
-    if not backend:
-        os.environ.setdefault("KERAS_BACKEND", "jax")
-        return
-    if "keras" in sys.modules:
-        import keras
-
-        if keras.backend.backend() != backend:
-            raise common.UsageError(f"Keras is already loaded with backend {keras.backend.backend()!r}; "
-                                    f"use `keras-vision --backend {backend} bench ...`.")
-    os.environ["KERAS_BACKEND"] = backend
+    if backend and keras.backend.backend() != backend:
+        raise common.UsageError(f"Keras is already loaded with backend {keras.backend.backend()!r}; "
+                                f"run `KERAS_BACKEND={backend} keras-vision bench ...`.")
 
 
 def _set_device_count(n):
-    """Simulated CPU devices: XLA reads the flag once, when JAX starts."""
-    if not n or n <= 1:
-        return
-    if "jax" in sys.modules:
-        import jax
+    """Simulated CPU devices: XLA reads the flag once, when JAX starts its backend.
 
-        if jax.device_count() < n and jax.default_backend() == "cpu":
-            raise common.UsageError(f"JAX already started with {jax.device_count()} device(s); set "
-                                    f"XLA_FLAGS=--xla_force_host_platform_device_count={n} before running.")
+    Importing JAX does not start it (the first device query does), so the flag set here
+    takes effect unless something in this process already asked JAX for its devices.
+    """
+    if not n or n <= 1:
         return
     flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if "xla_force_host_platform_device_count" not in f]
     os.environ["XLA_FLAGS"] = " ".join(flags + [f"--xla_force_host_platform_device_count={n}"])
+    if jax.default_backend() == "cpu" and jax.device_count() < n:
+        raise common.UsageError(f"JAX already started with {jax.device_count()} device(s); set "
+                                f"XLA_FLAGS=--xla_force_host_platform_device_count={n} before running.")
 
 
 def _log(args):
@@ -153,10 +162,7 @@ def _emit(args, record, table):
 
 
 def _run_vit(args):
-    _set_backend(args)
-    from keras_vision.bench.vit_bench import format_vit_table
-    from keras_vision.bench.vit_bench import run_vit_bench
-
+    _check_backend(args)
     modes = ("train", "infer") if args.mode == "both" else (args.mode,)
     record = run_vit_bench(
         args.variant, args.res, args.batch, modes=modes, baseline=None if args.baseline == "none" else args.baseline,
@@ -167,12 +173,8 @@ def _run_vit(args):
 
 
 def _run_two_tower(args):
-    _set_backend(args)
+    _check_backend(args)
     _set_device_count(args.devices)
-    from keras_vision.bench.two_tower_bench import LOSSES
-    from keras_vision.bench.two_tower_bench import format_two_tower_table
-    from keras_vision.bench.two_tower_bench import run_two_tower_bench
-
     record = run_two_tower_bench(
         args.image_variant, args.text_variant, args.res, args.seq_len, args.vocab_size, args.out_dim, args.batch,
         devices=args.devices, losses=LOSSES if args.loss == "both" else (args.loss,), warmup=args.warmup,
@@ -182,18 +184,12 @@ def _run_two_tower(args):
 
 
 def _run_pipeline(args):
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    from keras_vision.bench.pipeline_bench import format_pipeline_table
-    from keras_vision.bench.pipeline_bench import run_pipeline_bench
-
     record = run_pipeline_bench(args.recipe, args.overrides, batch_size=args.batch, batches=args.batches,
                                 warmup=args.warmup, log=_log(args))
     return _emit(args, record, format_pipeline_table(record))
 
 
 def _run_matmul(args):
-    from keras_vision.bench import timing
-
     peak = timing.MatmulPeak(n=args.n, dtype=args.dtype)
     peak.sample(args.repeats)
     record = dict(matmul_peak=peak.result(), machine=timing.machine_info())
@@ -215,9 +211,6 @@ def _device_counts(text):
 
 
 def _run_scaling(args):
-    from keras_vision.bench.scaling import format_scaling_table
-    from keras_vision.bench.scaling import run_scaling
-
     records = run_scaling(model=args.model, variant=args.variant, device_counts=args.devices, batch_size=args.batch,
                           steps=args.steps, warmup=args.warmup, layout=args.layout, image_size=args.res)
     return _emit(args, dict(records=records), format_scaling_table(records))
@@ -225,9 +218,6 @@ def _run_scaling(args):
 
 def _run_contrastive(args):
     _set_device_count(args.devices)
-    from keras_vision.bench.contrastive import benchmark_chunked_sigmoid_loss
-    from keras_vision.bench.contrastive import format_rows
-
     sizes = tuple(int(b) for b in args.batch_sizes.split(",") if b)
     rows = benchmark_chunked_sigmoid_loss(sizes, dim=args.dim, repeats=args.repeats)
     return _emit(args, dict(rows=rows), format_rows(rows))

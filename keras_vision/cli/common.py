@@ -1,6 +1,7 @@
 """Helpers shared by `keras-vision` subcommands (recipe arguments, usage errors)."""
 
 from keras_vision.config import ConfigError
+from keras_vision.config import load_recipe
 
 
 class UsageError(ConfigError):
@@ -23,6 +24,4 @@ def add_recipe_argument(parser, required=True, flag=None):
 
 def load_config(args):
     """The recipe config of `args.recipe` with `args.overrides` applied."""
-    from keras_vision.config import load_recipe
-
     return load_recipe(args.recipe, args.overrides)

@@ -5,7 +5,11 @@ import ast
 import json
 import pathlib
 
+from keras_vision import presets
 from keras_vision.cli import common
+from keras_vision.convert import load_big_vision
+from keras_vision.convert import registered_converters
+from keras_vision.export.two_tower_exporter import tokenizer_kwargs_from_pp
 
 
 def _config(text):
@@ -76,8 +80,6 @@ def register(subparsers):
 
 
 def run(args):
-    from keras_vision import presets
-
     config = _config(args.config)
     ckpt = pathlib.Path(args.checkpoint)
     if not ckpt.is_file():
@@ -91,8 +93,6 @@ def run(args):
         names = [n.strip() for n in pathlib.Path(args.class_names_file).read_text().splitlines() if n.strip()]
     text = None
     if args.text_pp:
-        from keras_vision.export.two_tower_exporter import tokenizer_kwargs_from_pp
-
         text = tokenizer_kwargs_from_pp(args.text_pp)
         text.pop("model", None)
     image_shape = None if args.image_size is None else (*args.image_size, 3)
@@ -115,9 +115,6 @@ def run(args):
 
 def convert_checkpoint(ckpt, model_name, config, prefix=None, image_shape=None):
     """`load_big_vision` with errors that name the checkpoint, the model and its config."""
-    from keras_vision.convert import load_big_vision
-    from keras_vision.convert import registered_converters
-
     known = registered_converters()
     if model_name not in known:
         raise common.UsageError(f"Unknown --model {model_name!r} for convert; expected one of {known}.")

@@ -3,6 +3,8 @@
 import json
 import pathlib
 
+from keras_vision.cli.main import main as cli_main
+
 
 def register(subparsers):
     p = subparsers.add_parser(
@@ -21,8 +23,6 @@ def register(subparsers):
 
 
 def run(args):
-    from keras_vision.cli.main import main as cli_main
-
     rc = cli_main(["train", args.recipe, "--workdir", args.workdir])
     if rc:
         return rc

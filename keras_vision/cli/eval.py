@@ -4,6 +4,7 @@ import json
 import pathlib
 
 from keras_vision.cli import common
+from keras_vision.trainers import evaluate_run
 
 
 def register(subparsers):
@@ -27,8 +28,6 @@ def register(subparsers):
 
 
 def run(args):
-    from keras_vision.trainers import evaluate_run
-
     config = common.load_config(args) if args.recipe else None
     if args.overrides and not args.recipe:
         raise common.UsageError("--set needs --recipe (a workdir's own config is not changed).")

@@ -5,7 +5,10 @@ import json
 import pathlib
 import tempfile
 
+from keras_vision import export as export_lib
 from keras_vision.cli import common
+from keras_vision.export.manifest import max_parity_error
+from keras_vision.presets import PresetError
 
 
 def _csv(text):
@@ -60,9 +63,6 @@ def register(subparsers):
 
 
 def run(args):
-    from keras_vision import export as export_lib
-    from keras_vision.presets import PresetError
-
     names = args.class_names
     if args.class_names_file:
         if names:
@@ -96,8 +96,6 @@ def run(args):
 
 
 def _print_summary(out, manifest):
-    from keras_vision.export.manifest import max_parity_error
-
     print(f"SavedModel: {out} ({manifest['size_bytes'] / 1e6:.2f} MB, backend {manifest['backend']}, "
           f"platforms {', '.join(manifest['platforms'])})")
     print(f"pp in the graph: {manifest['preprocessing']['serving_pp']}")

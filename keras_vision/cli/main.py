@@ -9,9 +9,10 @@ args; returns an exit code or None):
         p.add_argument("--name", default="world")
         p.set_defaults(func=lambda args: print(f"hello {args.name}"))
 
-Keep module-level imports light (import keras, tensorflow, ... inside the function):
-every subcommand's module is imported to build `--help`, and `--backend` must be
-applied before Keras is first imported.
+Every subcommand's module is imported to build `--help`; `import keras_vision`
+already loads Keras, TensorFlow and every model family, so subcommand modules import
+what they use at module level. `--backend` sets KERAS_BACKEND, which Keras reads once,
+at its first import.
 
 Errors: argparse errors, `ConfigError`/`UsageError` (bad recipe, recipe argument or
 config key) and errors whose message starts with "Unknown" (registries listing their
@@ -24,13 +25,15 @@ import os
 import pkgutil
 import sys
 
+import keras_vision.cli as pkg
+from keras_vision.config import ConfigError
+from keras_vision.trainers.errors import TrainingDivergedError
+
 _NOT_COMMANDS = {"main", "common"}
 
 
 def command_modules():
     """Names of the subcommand modules in keras_vision/cli (files not starting with '_')."""
-    import keras_vision.cli as pkg
-
     return sorted(
         info.name for info in pkgutil.iter_modules(pkg.__path__)
         if not info.name.startswith("_") and info.name not in _NOT_COMMANDS
@@ -66,8 +69,6 @@ def _apply_backend(argv):
 
 
 def _is_usage_error(e):
-    from keras_vision.config import ConfigError
-
     if isinstance(e, ConfigError):
         return True
     text = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
@@ -90,8 +91,6 @@ def main(argv=None):
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except Exception as e:
-        from keras_vision.trainers.errors import TrainingDivergedError
-
         if isinstance(e, TrainingDivergedError):
             print(f"{prog}: error: {e}", file=sys.stderr)
             return 1

@@ -2,6 +2,7 @@
 
 import json
 
+from keras_vision import presets
 from keras_vision.cli import common
 
 
@@ -36,8 +37,6 @@ def _params(n):
 
 
 def run_list(args):
-    from keras_vision import presets
-
     entries = [e for e in presets.list_presets() if args.all or e["available"]]
     if args.json:
         print(json.dumps(entries, indent=2, default=str))
@@ -57,8 +56,6 @@ def run_list(args):
 
 
 def run_show(args):
-    from keras_vision import presets
-
     try:
         summary = presets.preset_summary(args.name)
     except presets.PresetError as e:

@@ -26,8 +26,11 @@ def register(subparsers):
 def run(args):
     config = common.load_config(args)
     if args.print_config:
-        print(config.to_json())
+        from keras_vision.trainers.run_config import resolve_run_config  # why local: --backend applies first
+
+        print(resolve_run_config(config).to_json())
         return 0
+    # why local: `keras-vision --backend X` must set KERAS_BACKEND before keras is first imported.
     from keras_vision.config import split_recipe_arg
     from keras_vision.trainers import train
 

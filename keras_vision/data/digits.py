@@ -18,6 +18,8 @@ Example:
 """
 
 import numpy as np
+import tensorflow as tf
+from sklearn.datasets import load_digits
 
 CLASS_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 SPLITS = ("train", "val", "test")
@@ -30,8 +32,6 @@ _raw = None
 def _load_raw():
     global _raw
     if _raw is None:
-        from sklearn.datasets import load_digits
-
         d = load_digits()
         _raw = (d.images.astype(np.int64), d.target.astype(np.int32))
     return _raw
@@ -90,6 +90,4 @@ def num_examples(split):
 
 def as_tf_dataset(split="train", image_size=32):
     """tf.data.Dataset of {"image", "label", "image/id"} dicts of `split`, in a fixed order."""
-    import tensorflow as tf
-
     return tf.data.Dataset.from_tensor_slices(load(split, image_size))

@@ -14,6 +14,7 @@ import threading
 
 import tensorflow as tf
 
+from keras_vision import compat
 from keras_vision.api_export import keras_vision_export
 from keras_vision.data.builder import get_preprocess_fn
 from keras_vision.data.image_check import PATH_KEY
@@ -78,8 +79,8 @@ def _seeded_shuffle(ds, buffer_size, seed):
         seed2=tf.constant(_PP_STREAM, tf.int64),
         seed_generator=tf.raw_ops.DummySeedGenerator(),
         reshuffle_each_iteration=False,
-        output_types=ds._flat_types,
-        output_shapes=ds._flat_shapes,
+        output_types=compat.dataset_flat_types(ds),
+        output_shapes=compat.dataset_flat_shapes(ds),
     )
     return tf.data.experimental.from_variant(variant, ds.element_spec)
 

@@ -30,6 +30,7 @@ import math
 
 import tensorflow as tf
 
+from keras_vision import compat
 from keras_vision.data.registry import in_key_out_key
 from keras_vision.data.registry import register
 
@@ -74,7 +75,7 @@ def _branches(aug, image, level, sign, center, cutout_const, translate_const):
         "AutoContrast": lambda: aug.autocontrast(image),
         "Equalize": lambda: aug.equalize(image),
         "Invert": lambda: aug.invert(image),
-        "Rotate": lambda: _geometric(aug, image, aug._convert_angles_to_transform(radians, w, h)),
+        "Rotate": lambda: _geometric(aug, image, compat.angles_to_transform(aug, radians, w, h)),
         "Posterize": lambda: aug.posterize(image, int(level * 4)),
         "Solarize": lambda: aug.solarize(image, int(level * 256)),
         "Color": lambda: aug.color(image, enhance),
@@ -83,9 +84,9 @@ def _branches(aug, image, level, sign, center, cutout_const, translate_const):
         "Sharpness": lambda: aug.sharpness(image, enhance),
         "ShearX": lambda: _geometric(aug, image, [1.0, shear, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]),
         "ShearY": lambda: _geometric(aug, image, [1.0, 0.0, 0.0, shear, 1.0, 0.0, 0.0, 0.0]),
-        "TranslateX": lambda: _geometric(aug, image, aug._convert_translation_to_transform([-shift, 0.0])),
-        "TranslateY": lambda: _geometric(aug, image, aug._convert_translation_to_transform([0.0, -shift])),
-        "Cutout": lambda: aug._fill_rectangle(image, center[1], center[0], pad, pad, _REPLACE),
+        "TranslateX": lambda: _geometric(aug, image, compat.translation_to_transform(aug, [-shift, 0.0])),
+        "TranslateY": lambda: _geometric(aug, image, compat.translation_to_transform(aug, [0.0, -shift])),
+        "Cutout": lambda: compat.fill_rectangle(aug, image, center[1], center[0], pad, pad, _REPLACE),
         "SolarizeAdd": lambda: aug.solarize_add(image, int(level * 110)),
     }
     return fns
@@ -114,6 +115,7 @@ def get_randaug(
 
     Works on uint8 images (others are clipped to 0..255, cast, and cast back).
     """
+    # why local: tf-models-official adds ~2 s to every `import keras_vision`; only randaug pipelines need it.
     from official.vision.ops import augment as aug
 
     exclude_ops = list(exclude_ops or [])
@@ -154,6 +156,7 @@ def get_randaug(
 def _layer_fn(ops, level, cutout_const, translate_const):
     """One RandAugment layer as a tf.function, traced once per process and setting (the 16
     branches take seconds to trace; pipelines and layers then share the trace)."""
+    # why local: tf-models-official adds ~2 s to every `import keras_vision`; only randaug pipelines need it.
     from official.vision.ops import augment as aug
 
     @tf.function(

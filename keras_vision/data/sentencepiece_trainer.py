@@ -2,6 +2,8 @@
 
 import os
 
+import sentencepiece
+
 from keras_vision.api_export import keras_vision_export
 
 
@@ -63,8 +65,6 @@ def train_sentencepiece(
     >>> path = train_sentencepiece(["a cat", "two dogs"] * 50, 30, "/tmp/sp/tiny",
     ...                            hard_vocab_limit=False)
     """
-    import sentencepiece
-
     prefix = os.fspath(model_prefix_or_path)
     if prefix.endswith(".model"):
         prefix = prefix[: -len(".model")]

@@ -5,6 +5,7 @@ import math
 
 import keras
 
+from keras_vision import compat
 from keras_vision.api_export import keras_vision_export
 from keras_vision.distribution import sharding_spec
 from keras_vision.distribution.sharding_spec import ShardingRuleError
@@ -67,8 +68,9 @@ class RuleModelParallel(keras.distribution.ModelParallel):
         return spec, index, note
 
     def get_variable_layout(self, variable):
-        if getattr(variable, "_layout", None) is not None:
-            return variable._layout
+        layout = compat.variable_layout(variable)
+        if layout is not None:  # created with an explicit layout
+            return layout
         shape = tuple(variable.shape)
         spec, index, note = self.layout_for(variable.path, shape, variable.dtype)
         self.assignments[variable.path] = Assignment(variable.path, shape, str(variable.dtype), index, spec, note)

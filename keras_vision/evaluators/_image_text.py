@@ -2,7 +2,9 @@
 tokenization with the recipe's pp string, batched jit-compiled encoding."""
 
 import numpy as np
+import tensorflow as tf
 
+from keras_vision import data as kv_data
 from keras_vision.evaluators import common
 from keras_vision.evaluators.evaluator import Evaluator
 
@@ -70,10 +72,6 @@ class ImageTextEvaluator(Evaluator):
 
     # --- data -----------------------------------------------------------------------
     def _examples(self):
-        import tensorflow as tf
-
-        from keras_vision import data as kv_data
-
         ds = self.data
         if not isinstance(ds, tf.data.Dataset):
             ds = kv_data.get_source(dict(ds)).as_dataset(shuffle=False, seed=0)
@@ -107,10 +105,6 @@ class ImageTextEvaluator(Evaluator):
     # --- texts ----------------------------------------------------------------------
     def tokenize(self, strings):
         """Token ids of a list of strings through `pp_txt` ({"texts"} -> {"labels"})."""
-        import tensorflow as tf
-
-        from keras_vision import data as kv_data
-
         if not self.pp_txt:
             raise ValueError(f"{type(self).__name__} needs `pp_txt` to tokenize texts.")
         pp = kv_data.get_preprocess_fn(self.pp_txt)

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from keras_vision import losses
 from keras_vision.evaluators import common
 from keras_vision.evaluators.evaluator import Evaluator
 from keras_vision.evaluators.registry import register
@@ -9,8 +10,6 @@ from keras_vision.evaluators.registry import register
 
 def per_example_loss(loss_name, logits, labels):
     """Per-example loss `loss_name` of keras_vision.losses (big_vision's reduction=False)."""
-    from keras_vision import losses
-
     fn = losses.get(loss_name)
     return common.to_numpy(fn(logits=logits, labels=labels, reduction=False))
 

@@ -2,6 +2,7 @@
 
 import weakref
 
+import keras
 import numpy as np
 
 from keras_vision.evaluators import common
@@ -61,8 +62,6 @@ def representation_fn(model, layer="pre_logits"):
     Looks for, in order: a layer of a functional model named `layer`; the pooled
     output of `model.backbone` (KerasHub tasks); the `layer` entry of dict outputs.
     """
-    import keras
-
     inputs = getattr(model, "inputs", None)
     if layer and inputs:
         try:

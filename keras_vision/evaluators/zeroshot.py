@@ -8,7 +8,9 @@ whose vector is most similar to its embedding. Registered as "zeroshot" and
 """
 
 import numpy as np
+from keras_hub.utils import imagenet_id_to_name
 
+from keras_vision.data import shapes
 from keras_vision.evaluators import _image_text
 from keras_vision.evaluators.registry import register
 
@@ -35,8 +37,6 @@ def shapes_templates(num_colors=None):
     """Prompts for the embedded shapes world: its captions say "a <color> <shape>"
     (optionally after "a picture of"/"a photo of"), so the ensemble sweeps the
     world's colours (the first `num_colors`, default all)."""
-    from keras_vision.data import shapes
-
     return [
         f"{lead}{'an' if color[0] in 'aeiou' else 'a'} {color} {{}}"
         for color in shapes.COLOR_NAMES[:num_colors]
@@ -129,15 +129,11 @@ class ZeroShotEvaluator(_image_text.ImageTextEvaluator):
         names = self.class_names
         if isinstance(names, str):
             if names == "shapes":
-                from keras_vision.data import shapes
-
                 world = {}
                 if isinstance(self.data, dict):
                     world = {k: v for k, v in self.data.items() if k == "num_classes"}
                 return list(shapes.class_names(world.get("num_classes")))
             if names == "imagenet":
-                from keras_hub.utils import imagenet_id_to_name
-
                 return [imagenet_id_to_name(i).replace("_", " ") for i in range(1000)]
             raise ValueError(
                 f"Unknown class-name set {names!r}; pass a list of names, 'shapes' or 'imagenet'."

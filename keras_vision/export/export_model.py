@@ -16,8 +16,10 @@ from keras_vision.export.classifier_exporter import ClassifierExporter
 from keras_vision.export.errors import ExportError
 from keras_vision.export.two_tower_exporter import TwoTowerExporter
 from keras_vision.export.two_tower_exporter import tokenizer_kwargs_from_pp
-from keras_vision.loading import is_run_dir
+from keras_vision.loading import ModelSpecError
+from keras_vision.loading import load_model
 from keras_vision.loading import load_run
+from keras_vision.loading import spec_kind
 
 TASKS = ("classification", "two_tower")
 _TEXT_KEYS = ("max_len", "eos", "lower", "pad_value", "add_bos")
@@ -115,25 +117,28 @@ def _workdir_source(path, step):
 
 
 def load_source(source, step=None):
-    """(model, defaults, source info) for a keras.Model, preset name/folder, workdir or .keras file."""
-    if isinstance(source, keras.Model):
-        return source, {}, {"type": "model", "class": type(source).__name__}
-    path = pathlib.Path(str(source))
-    if path.is_dir() and (path / "saved_model.pb").exists():
-        raise ExportError(f"{str(path)!r} is already a SavedModel; give a model, preset or training workdir.")
-    if is_run_dir(path):
-        return _workdir_source(path, step)
-    if path.suffix == ".keras" and path.is_file():
-        return keras.saving.load_model(str(path), compile=False), {}, {"type": "keras_file", "path": str(path)}
+    """(model, defaults, source info) for a keras.Model, preset name/folder, workdir or .keras file.
+
+    What `source` is comes from `keras_vision.loading.spec_kind`, the one place that decides
+    it; a big_vision `.npz` needs its model config first (`keras-vision convert` to a preset).
+    """
     try:
+        kind = spec_kind(source)
+    except ModelSpecError as e:
+        raise ExportError(f"Cannot export: {e}") from None
+    if kind == "model":
+        return source, {}, {"type": "model", "class": type(source).__name__}
+    if kind == "run":
+        return _workdir_source(source, step)
+    if kind == "keras":
+        return load_model(source), {}, {"type": "keras_file", "path": str(source)}
+    if kind == "preset":
         return _preset_source(source)
-    except Exception as e:
-        if isinstance(e, presets.PresetError) and not path.exists():
-            raise ExportError(
-                f"Cannot export {str(source)!r}: not a keras.Model, a training workdir (config.json + "
-                f"checkpoints/), a .keras file, a preset folder or a known preset name. {e}"
-            ) from None
-        raise
+    raise ExportError(
+        f"Cannot export {source!r} directly (a {kind} spec): convert a big_vision checkpoint to a preset first "
+        "(`keras-vision convert CKPT.npz --model NAME --config '{...}' --out DIR`), or pass the model, a .keras "
+        "file, a preset or a training workdir."
+    )
 
 
 @keras_vision_export("keras_vision.export.build_exporter")

@@ -5,6 +5,7 @@ import re
 import keras
 from keras import ops
 
+from keras_vision import compat
 from keras_vision.api_export import keras_vision_export
 from keras_vision.optimizers.big_vision_schedule import create_learning_rate_schedule
 
@@ -186,7 +187,7 @@ class BigVisionOptimizer(keras.optimizers.Optimizer):
                 f"to freeze); unmatched: {uncovered}."
             )
         self._infos = infos
-        self._frozen = [info["frozen"] or self._overwrite_variable_with_gradient(v)
+        self._frozen = [info["frozen"] or compat.overwrites_with_gradient(self, v)
                         for info, v in zip(infos, variables)]
         self.build_update_rule(variables)
 
@@ -196,7 +197,7 @@ class BigVisionOptimizer(keras.optimizers.Optimizer):
     def add_state(self, variable, name, dtype=None, shape=None):
         """Adds an optimizer variable for `variable` (optionally another dtype/shape)."""
         if shape is None:
-            layout = getattr(variable, "_layout", None)
+            layout = compat.variable_layout(variable)
             shape = variable.shape
         else:
             layout = None
@@ -225,6 +226,8 @@ class BigVisionOptimizer(keras.optimizers.Optimizer):
         return [dict(info, frozen=f) for info, f in zip(self._infos, self._frozen)]
 
     # === Update ===
+    # _clip_gradients, _apply_weight_decay and _backend_update_step override private Keras
+    # hooks; keras_vision.compat checks at import that they still exist with these signatures.
 
     def _clip_gradients(self, grads):
         # Clipping happens in _backend_update_step, where frozen variables are known.
@@ -235,7 +238,7 @@ class BigVisionOptimizer(keras.optimizers.Optimizer):
         return
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        indices = [self._get_variable_index(v) for v in trainable_variables]
+        indices = [compat.optimizer_variable_index(self, v) for v in trainable_variables]
         grads = list(grads)
         if self.global_clipnorm:
             live = [g for g, i in zip(grads, indices) if not self._frozen[i]]
@@ -256,7 +259,7 @@ class BigVisionOptimizer(keras.optimizers.Optimizer):
         object.__setattr__(self, "_step_schedule", None)
 
     def update_step(self, gradient, variable, learning_rate):
-        i = self._get_variable_index(variable)
+        i = compat.optimizer_variable_index(self, variable)
         if self._frozen[i]:
             return
         info = self._infos[i]

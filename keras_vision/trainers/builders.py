@@ -4,6 +4,7 @@ import math
 
 import keras
 
+from keras_vision import compat
 from keras_vision.config import ConfigError
 from keras_vision.data import get_source
 from keras_vision.data import make_pipeline
@@ -96,9 +97,9 @@ def apply_grad_accum(optimizer, steps):
     if optimizer.built:
         raise ValueError("Set gradient accumulation before the optimizer is built.")
     optimizer.gradient_accumulation_steps = steps
-    lr = getattr(optimizer, "_learning_rate", None)
+    lr = compat.learning_rate_object(optimizer)
     if isinstance(lr, keras.optimizers.schedules.LearningRateSchedule):
-        optimizer._learning_rate = PerUpdateSchedule(lr, steps)
+        compat.set_learning_rate_object(optimizer, PerUpdateSchedule(lr, steps))
     return optimizer
 
 

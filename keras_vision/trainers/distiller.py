@@ -5,7 +5,7 @@ import keras
 from keras_vision.api_export import keras_vision_export
 from keras_vision.losses import DISTANCE_KINDS
 from keras_vision.losses import dist
-from keras_vision.trainers.recipe_trainer import _prebuild
+from keras_vision.trainers.prebuild import prebuild
 
 TRAINABLE_DISTANCES = tuple(k for k in DISTANCE_KINDS if k != "agree")
 
@@ -64,7 +64,7 @@ def fit_wrapper(wrapper, fit, x, **kwargs):
     callback (`wrapper.stop_training`) is passed on to `wrapper.student`.
     """
     if hasattr(x, "element_spec"):
-        _prebuild(wrapper, x)
+        prebuild(wrapper, x)
     wrapper.student.stop_training = False
     history = fit(x, **kwargs)
     if wrapper.stop_training:

@@ -5,6 +5,7 @@ import math
 import os
 import pathlib
 
+import tensorflow as tf
 
 CSV_NAME = "metrics.csv"
 FIELDS = ("step", "kind", "name", "value")
@@ -56,8 +57,6 @@ class MetricsWriter:
 
     def _tb_writer(self):
         if self._tb is None:
-            import tensorflow as tf
-
             self._tb = tf.summary.create_file_writer(str(self.workdir / "tensorboard"))
         return self._tb
 
@@ -73,8 +72,6 @@ class MetricsWriter:
             os.fsync(f.fileno())
         self.rows.extend(rows)
         if self.tensorboard:
-            import tensorflow as tf
-
             with self._tb_writer().as_default():
                 for r in rows:
                     if math.isfinite(r["value"]):

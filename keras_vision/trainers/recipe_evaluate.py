@@ -2,6 +2,7 @@
 
 import pathlib
 
+from keras_vision import evaluators
 from keras_vision.api_export import keras_vision_export
 from keras_vision.config import ConfigDict
 from keras_vision.config import ConfigError
@@ -41,8 +42,6 @@ def evaluate_run(target, config=None, step=None, only=None, verbose=True):
     Example:
     >>> evaluate_run("runs/vit_shapes_local")["results"]["val/prec@1"]
     """
-    from keras_vision import evaluators
-
     model, config, step = _load_target(target, config, step)
     config = ConfigDict(config)
     known = list((config.get("evals") or {}).keys())

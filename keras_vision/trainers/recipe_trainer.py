@@ -10,6 +10,7 @@ import time
 
 import keras
 
+from keras_vision import evaluators as kv_evaluators
 from keras_vision.api_export import keras_vision_export
 from keras_vision.config import ConfigDict
 from keras_vision.config import ConfigError
@@ -24,9 +25,12 @@ from keras_vision.loading import model_from_config
 from keras_vision.trainers.errors import TrainingDivergedError
 from keras_vision.trainers.errors import WorkdirConfigError
 from keras_vision.trainers.metrics_writer import MetricsWriter
+from keras_vision.trainers.prebuild import prebuild
 from keras_vision.trainers.progress_printer import ProgressPrinter
 from keras_vision.trainers.recipe_callback import RecipeCallback
 from keras_vision.trainers.recipe_callback import RunState
+from keras_vision.trainers.run_config import resolve_run_config
+from keras_vision.trainers.run_config import resolved_config_json
 from keras_vision.trainers.run_preparation import prepare_run
 from keras_vision.trainers.trainer_registry import make_trainer
 
@@ -55,7 +59,7 @@ def check_workdir_config(workdir, config, write=True):
     has_run = any((pathlib.Path(workdir) / "checkpoints").glob("ckpt-*"))
     if path.exists() and has_run:
         with open(path) as f:
-            old = json.load(f)
+            old = resolved_config_json(json.load(f))  # also a config.json written before resolution
         if old != new:
             a, b = _flatten(old), _flatten(new)
             diffs = [f"  {k}: {a.get(k, '<missing>')!r} -> {b.get(k, '<missing>')!r}"
@@ -99,23 +103,6 @@ def _segments(start, total, chunk):
             out.append((step, total - step, 1))
             step = total
     return out
-
-
-def _prebuild(model, dataset):
-    """Builds the compiled loss and metrics from the dataset's element spec.
-
-    Otherwise the first `fit` of a model reads one batch to build them and then starts
-    the dataset again from the beginning; a shuffle with `reshuffle_each_iteration`
-    would give that second pass an order that depends on how far the first one read,
-    and a resumed run would see other batches than an uninterrupted one.
-    """
-    build = getattr(model, "_symbolic_build", None)  # Keras' own (pinned) build hook
-    if build is None or getattr(model, "preprocessor", None) is not None:
-        return  # a KerasHub preprocessor changes the spec: let Keras peek
-    batch = keras.tree.map_structure(
-        lambda s: keras.KerasTensor(tuple(s.shape), dtype=s.dtype.name), dataset.element_spec
-    )
-    build(data_batch=batch)
 
 
 def describe_distribution(dist):
@@ -189,6 +176,7 @@ def train(config, workdir, *, model=None, train_data=None, optimizer=None, evalu
     """
     t_start = time.perf_counter()
     config = ConfigDict(config)
+    config = resolve_run_config(config)  # variants -> numbers: config.json stores what is built
     if config.get("multihost"):
         # Before anything touches a device: joins this process to the other hosts'.
         keras.distribution.initialize()
@@ -244,13 +232,11 @@ def _train(config, workdir, dist, t_start, *, model, train_data, optimizer, eval
     if getattr(dist, "explicit_rules", False):
         dist.check_rules_used(model)  # a typo in a regex must not silently replicate
 
-    from keras_vision import evaluators as kv_evaluators
-
     specs = kv_evaluators.from_config(config, total_steps=total_steps, steps_per_epoch=data_epoch) \
         if evaluators is None else list(evaluators)
     # A training-time wrapper (config.trainer) fits the model's variables in its place;
     # evaluators that need it (e.g. a distiller's teachers) get it through `bind_trainer`.
-    fit = model.fit
+    fit, trainer = model.fit, None
     if config.get("trainer"):
         trainer = make_trainer(config.trainer, model, config)
         fit = trainer.fit
@@ -292,7 +278,8 @@ def _train(config, workdir, dist, t_start, *, model, train_data, optimizer, eval
     try:
         for seg_start, steps_per_epoch, epochs in _segments(start_step, total_steps, chunk):
             data = make_data(seg_start)
-            _prebuild(model, data)
+            if trainer is None:  # a wrapper builds itself from its own (wrapped) inputs
+                prebuild(model, data)
             fit(data, epochs=epochs, steps_per_epoch=steps_per_epoch * accum,
                       callbacks=[recipe_cb, *callbacks], verbose=0, shuffle=False)
             if model.stop_training:  # a user callback asked to stop

@@ -4,6 +4,8 @@ import json
 import os
 import pathlib
 
+from matplotlib.figure import Figure
+
 from keras_vision.trainers.metrics_writer import read_metrics
 
 SUMMARY_NAME = "summary.json"
@@ -50,11 +52,6 @@ def plot_metrics(workdir, out=None, max_panels=12):
     One panel per metric (training metrics first, then evaluator metrics), at most
     `max_panels`. Returns the PNG path, or None when nothing was logged.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = read_metrics(workdir)
     series = list(_history(rows, "train").items()) + list(_history(rows, "eval").items())
     # Keep the panels for learning curves: throughput, counters, the schedule (same shape
@@ -67,7 +64,9 @@ def plot_metrics(workdir, out=None, max_panels=12):
     series = series[:max_panels]
     cols = min(3, len(series))
     nrows = (len(series) + cols - 1) // cols
-    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.0 * nrows), squeeze=False)
+    # A bare Figure (no pyplot): renders with Agg, touches no global backend or figure list.
+    fig = Figure(figsize=(4.2 * cols, 3.0 * nrows))
+    axes = fig.subplots(nrows, cols, squeeze=False)
     for ax, (name, points) in zip(axes.flat, series):
         steps, values = zip(*points)
         ax.plot(steps, values, marker="o" if len(points) < 30 else None, markersize=3)
@@ -80,5 +79,4 @@ def plot_metrics(workdir, out=None, max_panels=12):
     fig.tight_layout()
     out = pathlib.Path(out or pathlib.Path(workdir) / PLOT_NAME)
     fig.savefig(out, dpi=90)
-    plt.close(fig)
     return out

@@ -183,5 +183,5 @@ def test_export_entry_point_picks_the_task_and_reads_text_pp(spm_model, tmp_path
     assert isinstance(kv_export.build_exporter(H.classifier(), pp=H.PP), kv_export.ClassifierExporter)
     with pytest.raises(kv_export.ExportError, match="No eval pp"):
         kv_export.build_exporter(H.classifier())
-    with pytest.raises(kv_export.ExportError, match="not a keras.Model, a training workdir"):
+    with pytest.raises(kv_export.ExportError, match="Cannot export: Cannot load a model from 'no_such_preset_name'.*training workdir"):
         kv_export.export("no_such_preset_name", tmp_path / "out")

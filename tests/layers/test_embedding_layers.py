@@ -3,8 +3,6 @@
 import numpy as np
 import pytest
 from keras import ops
-from layer_checks import check_config_round_trip
-from layer_checks import check_keras_save_load
 
 from keras_vision.layers import ClassToken
 from keras_vision.layers import PatchEmbedding
@@ -12,6 +10,7 @@ from keras_vision.layers import PositionEmbedding
 from keras_vision.layers import SinCos2DPositionEmbedding
 from keras_vision.layers import posemb_sincos_2d
 from keras_vision.layers import resample_posemb_align_corners
+from keras_vision.testing import run_layer_test
 
 
 def _np_patchify(images, kernel, bias):
@@ -35,8 +34,8 @@ def test_patch_embedding_is_valid_strided_conv(tmp_path):
     assert out.shape == (2, 3, 6, 16)  # the remainder rows are dropped ("VALID")
     ref = _np_patchify(images, ops.convert_to_numpy(layer.kernel), ops.convert_to_numpy(layer.bias))
     np.testing.assert_allclose(out, ref, atol=1e-5)
-    check_config_round_trip(layer)
-    check_keras_save_load(PatchEmbedding(8, 4), images[:, :16, :16], tmp_path)
+    run_layer_test(layer, images, tmp_path, expected_output_shape=(2, 3, 6, 16))
+    run_layer_test(PatchEmbedding(8, 4), images[:, :16, :16], tmp_path, expected_output_shape=(2, 4, 4, 8))
 
 
 @pytest.mark.multibackend
@@ -60,8 +59,8 @@ def test_position_embedding_adds_and_resamples(tmp_path):
     np.testing.assert_allclose(
         ops.convert_to_numpy(big.embeddings), resample_posemb_align_corners(table, 6), atol=1e-6
     )
-    check_config_round_trip(layer)
-    check_keras_save_load(PositionEmbedding(), grid, tmp_path)
+    run_layer_test(layer, grid, tmp_path, expected_output_shape=(2, 16, 8))
+    run_layer_test(PositionEmbedding(), grid, tmp_path, expected_output_shape=(2, 16, 8))
 
 
 @pytest.mark.multibackend
@@ -73,8 +72,8 @@ def test_sincos2d_layer(tmp_path):
     assert not layer.weights
     tokens_layer = SinCos2DPositionEmbedding(grid_size=(3, 5))
     np.testing.assert_allclose(ops.convert_to_numpy(tokens_layer(grid.reshape(2, 15, 32))), out, atol=1e-6)
-    check_config_round_trip(tokens_layer)
-    check_keras_save_load(SinCos2DPositionEmbedding(), grid, tmp_path)
+    run_layer_test(tokens_layer, grid.reshape(2, 15, 32), tmp_path, expected_output_shape=(2, 15, 32))
+    run_layer_test(SinCos2DPositionEmbedding(), grid, tmp_path, expected_output_shape=(2, 15, 32))
 
 
 @pytest.mark.multibackend
@@ -88,5 +87,5 @@ def test_class_token(tmp_path):
     np.testing.assert_allclose(out[:, 0], 0.0)  # zero init, as big_vision
     layer.cls.assign(np.arange(8, dtype="float32").reshape(1, 1, 8))
     np.testing.assert_allclose(ops.convert_to_numpy(layer(tokens))[:, 0], np.tile(np.arange(8.0), (3, 1)))
-    check_config_round_trip(layer)
-    check_keras_save_load(ClassToken(), tokens, tmp_path)
+    run_layer_test(layer, tokens, tmp_path, expected_output_shape=(3, 5, 8))
+    run_layer_test(ClassToken(), tokens, tmp_path, expected_output_shape=(3, 5, 8))

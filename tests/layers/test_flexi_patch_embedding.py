@@ -8,6 +8,7 @@ from keras import ops
 from keras_vision.layers.flexi_patch_embedding import FlexiPatchEmbedding
 from keras_vision.layers.pi_resize import bilinear_resize_matrix
 from keras_vision.layers.pi_resize import resample_patch_kernel
+from keras_vision.testing import run_layer_test
 
 
 def _np_patchify(images, kernel, bias):
@@ -65,16 +66,9 @@ def test_one_kernel_shared_by_functional_models_at_different_sizes():
 
 def test_config_round_trip_and_save(tmp_path):
     layer = FlexiPatchEmbedding(hidden_dim=4, patch_size=(8, 6), name="embedding")
-    clone = FlexiPatchEmbedding.from_config(layer.get_config())
-    assert clone.get_config() == layer.get_config()
-    inp = keras.Input((24, 24, 3))
-    model = keras.Model(inp, layer(inp, patch_size=(4, 4)))
     x = np.random.default_rng(2).normal(size=(1, 24, 24, 3)).astype("float32")
-    path = tmp_path / "m.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(ops.convert_to_numpy(loaded(x)), ops.convert_to_numpy(model(x)), atol=1e-6)
-    assert loaded.output_shape == (None, 6, 6, 4)
+    result = run_layer_test(layer, x, tmp_path, call_kwargs={"patch_size": (4, 4)}, expected_output_shape=(1, 6, 6, 4))
+    assert result["restored"].output_shape == (None, 6, 6, 4)
 
 
 def test_default_init_scale():
@@ -82,3 +76,21 @@ def test_default_init_scale():
     layer.build((None, 32, 32, 3))
     std = float(np.std(ops.convert_to_numpy(layer.kernel)))
     assert abs(std - 1 / 16) < 0.005
+
+
+def test_is_a_patch_embedding_with_a_stored_kernel_size():
+    """`patch_size` is the size images are cut into (as for PatchEmbedding); the kernel is stored at base_patch_size."""
+    from keras_vision.layers import PatchEmbedding
+
+    layer = FlexiPatchEmbedding(hidden_dim=4, patch_size=16, base_patch_size=8)
+    assert isinstance(layer, PatchEmbedding)
+    x = np.random.default_rng(3).normal(size=(1, 32, 32, 3)).astype("float32")
+    assert layer(x).shape == (1, 2, 2, 4) and tuple(layer.kernel.shape) == (8, 8, 3, 4)
+    ref = _np_patchify(x, resample_patch_kernel(ops.convert_to_numpy(layer.kernel), 16), 0.0)
+    np.testing.assert_allclose(ops.convert_to_numpy(layer(x)), ref, atol=2e-5, rtol=1e-5)
+    config = layer.get_config()
+    assert config["patch_size"] == (16, 16) and config["base_patch_size"] == (8, 8)
+    assert FlexiPatchEmbedding.from_config(config).get_config() == config
+    # A config saved before `base_patch_size` existed: the kernel is stored at patch_size.
+    old = {k: v for k, v in config.items() if k not in ("base_patch_size", "use_bias")}
+    assert FlexiPatchEmbedding.from_config(old).base_patch_size == (16, 16)

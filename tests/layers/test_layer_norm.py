@@ -4,11 +4,10 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
-from layer_checks import check_config_round_trip
-from layer_checks import check_keras_save_load
 from np_reference import layer_norm as np_layer_norm
 
 from keras_vision.layers import LayerNorm
+from keras_vision.testing import run_layer_test
 
 
 @pytest.mark.multibackend
@@ -45,5 +44,4 @@ def test_no_bias_and_mixed_precision():
 @pytest.mark.multibackend
 def test_serialization(tmp_path):
     layer = LayerNorm(epsilon=1e-5, use_bias=False, name="ln")
-    check_config_round_trip(layer)
-    check_keras_save_load(layer, np.random.default_rng(2).normal(size=(2, 3, 8)), tmp_path)
+    run_layer_test(layer, np.random.default_rng(2).normal(size=(2, 3, 8)), tmp_path, expected_output_shape=(2, 3, 8))

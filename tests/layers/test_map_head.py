@@ -3,8 +3,6 @@
 import numpy as np
 import pytest
 from keras import ops
-from layer_checks import check_config_round_trip
-from layer_checks import check_keras_save_load
 from np_reference import gelu_tanh
 from np_reference import map_head as np_map_head
 from np_reference import randomize
@@ -12,6 +10,7 @@ from np_reference import weights_by_name
 
 from keras_vision.layers import MAPHead
 from keras_vision.layers import MLPBlock
+from keras_vision.testing import run_layer_test
 
 
 @pytest.mark.multibackend
@@ -46,14 +45,13 @@ def test_mlp_block_tanh_gelu_and_dropout(tmp_path):
     fresh(x)
     assert tuple(fresh.dense_0.kernel.shape) == (8, 32) and tuple(fresh.dense_1.kernel.shape) == (32, 4)
     assert np.abs(ops.convert_to_numpy(fresh.dense_0.bias)).max() < 1e-4  # normal(1e-6) init
-    check_config_round_trip(layer)
-    check_keras_save_load(MLPBlock(16, name="mlp"), x, tmp_path)
+    run_layer_test(layer, x, tmp_path, expected_output_shape=(2, 3, 8))
+    run_layer_test(MLPBlock(16, name="mlp"), x, tmp_path, expected_output_shape=(2, 3, 8))
 
 
 @pytest.mark.multibackend
 def test_map_head_serialization(tmp_path):
     x = np.random.default_rng(1).normal(size=(2, 5, 16)).astype("float32")
     layer = MAPHead(num_heads=2, qk_norm=True, use_bias=False, name="map")
-    check_config_round_trip(layer)
-    restored = check_keras_save_load(layer, x, tmp_path)
+    restored = run_layer_test(layer, x, tmp_path, expected_output_shape=(2, 16))["restored"]
     assert restored.output.shape == (None, 16)

@@ -3,13 +3,12 @@
 import numpy as np
 import pytest
 from keras import ops
-from layer_checks import check_config_round_trip
-from layer_checks import check_keras_save_load
 from np_reference import attention as np_attention
 from np_reference import randomize
 from np_reference import weights_by_name
 
 from keras_vision.layers import MultiHeadAttention
+from keras_vision.testing import run_layer_test
 
 
 def _x(shape, seed=0):
@@ -123,5 +122,4 @@ def test_errors():
 @pytest.mark.multibackend
 def test_serialization(tmp_path):
     layer = MultiHeadAttention(num_heads=2, qk_norm=True, use_bias=False, dropout_rate=0.1, name="mha")
-    check_config_round_trip(layer)
-    check_keras_save_load(layer, _x((2, 5, 16)), tmp_path)
+    run_layer_test(layer, _x((2, 5, 16)), tmp_path, expected_output_shape=(2, 5, 16))

@@ -10,6 +10,7 @@ from keras_vision.layers import LayerNorm
 from keras_vision.layers import TransformerEncoderBlock
 from keras_vision.layers import apply_transformer_encoder
 from keras_vision.layers import make_transformer_encoder
+from keras_vision.testing import assert_keras_round_trip
 
 
 def _x(shape=(2, 5, 16), seed=0):
@@ -91,12 +92,7 @@ def test_keras_save_load(tmp_path):
     blocks, norm = make_transformer_encoder(2, 2, intermediate_dim=32, block_type="parallel", qk_norm=True)
     model = _model(blocks, norm)
     randomize(model, seed=5, scale=0.3)
-    x = _x()
-    expected = ops.convert_to_numpy(model(x))
-    path = tmp_path / "encoder.keras"
-    model.save(path)
-    restored = keras.saving.load_model(path)
-    np.testing.assert_allclose(ops.convert_to_numpy(restored(x)), expected, atol=1e-6, rtol=0)
+    restored = assert_keras_round_trip(model, _x(), tmp_path, atol=1e-6)
     # A plain keras.Model is rebuilt from its layer graph, without the name scope (the
     # backbones keep it: their from_config re-runs __init__); the weights are the same.
     assert ["Transformer/" + v.path for v in restored.weights] == [v.path for v in model.weights]

@@ -3,14 +3,13 @@
 import numpy as np
 import pytest
 from keras import ops
-from layer_checks import check_config_round_trip
-from layer_checks import check_keras_save_load
 from np_reference import encoder_block as np_encoder_block
 from np_reference import randomize
 from np_reference import weights_by_name
 
 from keras_vision.layers import StochasticDepth
 from keras_vision.layers import TransformerEncoderBlock
+from keras_vision.testing import run_layer_test
 
 
 def _x(shape=(2, 9, 16), seed=0):
@@ -116,6 +115,5 @@ def test_serialization(tmp_path):
         num_heads=2, intermediate_dim=32, block_type="parallel", qk_norm=True, use_bias=False,
         stochastic_depth_rate=0.1, dropout_rate=0.1, name="encoderblock_3",
     )
-    check_config_round_trip(layer)
-    check_keras_save_load(layer, _x(), tmp_path)
-    check_config_round_trip(StochasticDepth(0.2, seed=3))
+    run_layer_test(layer, _x(), tmp_path, expected_output_shape=(2, 9, 16))
+    run_layer_test(StochasticDepth(0.2, seed=3), _x(), tmp_path, expected_output_shape=(2, 9, 16))

@@ -175,3 +175,23 @@ def test_config_round_trip_and_save_load(tmp_path):
     distiller.student.save(spath)
     student2 = keras.saving.load_model(spath)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(student2(x)), ref, atol=1e-5)
+
+
+def test_fit_uncompiled_uses_the_students_optimizer_and_passes_a_stop_on():
+    teacher, student = tiny_vit(1), tiny_vit(2)
+    optimizer = keras.optimizers.Adam(1e-3)
+    student.compile(optimizer=optimizer)
+    distiller = Distiller(student, teacher)
+    seen = []
+
+    class StopAfterTwo(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(self.model)
+            if batch == 1:
+                self.model.stop_training = True
+
+    distiller.fit(images(16), batch_size=4, epochs=3, verbose=0, callbacks=[StopAfterTwo()])
+    assert distiller.optimizer is optimizer and int(keras.ops.convert_to_numpy(optimizer.iterations)) == 2
+    assert seen[0] is distiller and student.stop_training  # the recipe runner checks the student
+    with pytest.raises(RuntimeError, match="compile"):
+        Distiller(RecordingTeacher(), teacher).fit(images(4), verbose=0)  # nothing compiled

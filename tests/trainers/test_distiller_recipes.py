@@ -129,6 +129,19 @@ def test_engine_hook_trains_student_only_and_checkpoints_it(tmp_path):
     assert any("loss" in n for n in names), names
 
 
+def test_distance_evaluator_without_teachers_reads_the_runs_distiller(tmp_path):
+    teacher = tiny_vit(1, num_classes=10)
+    path = str(tmp_path / "teacher.keras")
+    teacher.save(path)
+    config = _engine_config(path, steps=4)
+    config.evals.dist.log_steps = 4
+    config.evals.bound = dict(config.evals.dist)
+    del config.evals.bound["teachers"]  # the runner binds the distiller's teachers
+    evals = train(config, tmp_path / "run", verbose=False).summary["evals"]
+    for name in ("kl", "euclidean", "agree@1", "gap"):
+        assert evals[f"bound/{name}"]["value"] == pytest.approx(evals[f"dist/{name}"]["value"], rel=1e-5, abs=1e-6)
+
+
 def test_engine_hook_rejects_bad_config(tmp_path):
     from keras_vision.config import ConfigError
 

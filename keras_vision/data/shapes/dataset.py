@@ -4,6 +4,7 @@ import collections
 import threading
 
 import numpy as np
+import tensorflow as tf
 
 from keras_vision.data.shapes import world
 from keras_vision.data.shapes.example import example
@@ -141,8 +142,6 @@ def as_tf_dataset(split="train", num_examples=None, *, start=0, keys=None, **wor
     See `keras_vision.data.shapes` for the fields; strings are tf.string, per-object
     fields padded to `max_objects`. Examples are generated lazily CHUNK at a time.
     """
-    import tensorflow as tf
-
     cfg = world.make_config(**world_kwargs)
     n = world.NUM_EXAMPLES[split] if num_examples is None and split in world.SPLIT_SEEDS else num_examples
     world.split_seed(split)

@@ -2,18 +2,16 @@
 
 import os
 
+from keras_vision import compat
 from keras_vision.data.sources.source import Source
 
 
 def _tfds():
+    # why local: TFDS is heavy and only this source (a prepared TFDS dataset) needs it.
     import tensorflow_datasets as tfds
+    from tensorflow_datasets.core.utils import gcs_utils
 
-    try:  # No network lookups of dataset metadata: everything must come from data_dir.
-        from tensorflow_datasets.core.utils import gcs_utils
-
-        gcs_utils._is_gcs_disabled = True
-    except (ImportError, AttributeError):
-        pass
+    compat.disable_tfds_gcs(gcs_utils)  # no network lookups of metadata: all from data_dir
     return tfds
 
 

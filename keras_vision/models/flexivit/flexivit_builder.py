@@ -4,6 +4,7 @@ from keras_vision.sizes import to_pair
 from keras_vision.models.flexivit.flexivit_backbone import FlexiViTBackbone
 from keras_vision.models.flexivit.flexivit_image_classifier import FlexiViTImageClassifier
 from keras_vision.models.registry import register_model
+from keras_vision.models.vit.vit_builder import resolve_vit_kwargs
 from keras_vision.models.vit.vit_builder import vit_backbone_kwargs
 from keras_vision.models.vit.vit_builder import with_head
 
@@ -55,7 +56,7 @@ def flexivit_kwargs(**kwargs):
     return backbone, head
 
 
-@register_model("proj.flexi.vit", "flexivit")
+@register_model("proj.flexi.vit", "flexivit", resolve_kwargs=resolve_vit_kwargs)
 def build_flexivit(**kwargs):
     """big_vision `proj.flexi.vit.Model(**kwargs)` as Keras: `FlexiViTImageClassifier` or `FlexiViTBackbone`.
 

@@ -2,11 +2,8 @@
 
 import keras
 from keras import ops
-
-try:
-    from keras_hub.models import Backbone
-except ImportError:  # pragma: no cover - keras_hub is a dependency
-    Backbone = keras.Model
+from keras_hub.layers import ReversibleEmbedding
+from keras_hub.models import Backbone
 
 from keras_vision.api_export import keras_vision_export
 from keras_vision.layers import MAPHead
@@ -14,6 +11,7 @@ from keras_vision.layers import PositionEmbedding
 from keras_vision.layers import apply_transformer_encoder
 from keras_vision.layers import make_transformer_encoder
 from keras_vision.models._utils import select_intermediates
+from keras_vision.models.vit.vit_variants import decode_variant
 
 POOLINGS = ("last", "first", "mean", "gap", "max", "gmp", "map")
 # Scope of the blocks and final norm: variable paths read like big_vision's
@@ -77,7 +75,6 @@ class TextTransformerBackbone(Backbone):
     ):
         if pooling not in POOLINGS:
             raise ValueError(f"Unknown pooling {pooling!r}; expected one of {POOLINGS}.")
-        from keras_hub.layers import ReversibleEmbedding
 
         intermediate_dim = None if intermediate_dim is None else int(intermediate_dim)
 
@@ -183,8 +180,6 @@ class TextTransformerBackbone(Backbone):
         Example:
         >>> TextTransformerBackbone.from_variant("B", vocabulary_size=32_000, sequence_length=64)
         """
-        from keras_vision.models.vit.vit_variants import decode_variant
-
         sizes = decode_variant(variant)
         sizes.pop("patch_size", None)
         return cls(**{**sizes, **overrides})

@@ -1,11 +1,15 @@
 """`build_model("proj.image_text.two_towers" | "proj.image_text.text_transformer", **big_vision_kwargs)`."""
 
+import inspect
+
 import keras
 
 from keras_vision.models.registry import build_model
 from keras_vision.models.registry import register_model
+from keras_vision.models.registry import resolve_model_kwargs
 from keras_vision.models.two_tower.text_transformer_backbone import TextTransformerBackbone
 from keras_vision.models.two_tower.tower_init import load_tower_init
+from keras_vision.models.vit.vit_builder import expand_variant
 from keras_vision.models.vit.vit_variants import decode_variant
 from keras_vision.models.two_tower.two_tower_model import TwoTowerModel
 
@@ -51,7 +55,20 @@ def text_transformer_kwargs(**kwargs):
     return out
 
 
-@register_model("proj.image_text.text_transformer")
+def resolve_text_transformer_kwargs(kwargs):
+    """The "proj.image_text.text_transformer" kwargs resolver: `variant` ("B") -> width, depth, mlp_dim, num_heads.
+
+    A falsy variant is ignored, as `text_transformer_kwargs` ignores it; a patch size in
+    the variant is dropped.
+    """
+    kwargs = dict(kwargs)
+    if not kwargs.get("variant"):
+        kwargs.pop("variant", None)
+        return kwargs
+    return expand_variant(kwargs, with_patch_size=False)
+
+
+@register_model("proj.image_text.text_transformer", resolve_kwargs=resolve_text_transformer_kwargs)
 def build_text_transformer(**kwargs):
     """big_vision `text_transformer.Model(**kwargs)` as a `TextTransformerBackbone`.
 
@@ -72,7 +89,19 @@ def _pair(out_dim):
     return (out_dim, out_dim)
 
 
-@register_model("proj.image_text.two_towers", model_spec_kwargs=("image_init", "text_init"))
+def resolve_two_towers_kwargs(kwargs):
+    """The "proj.image_text.two_towers" kwargs resolver: each tower's config resolved by its own model's resolver."""
+    kwargs = dict(kwargs)
+    defaults = inspect.signature(build_two_towers).parameters
+    for tower, model_key in (("image", "image_model"), ("text", "text_model")):
+        if kwargs.get(tower) is not None:
+            model_name = kwargs.get(model_key, defaults[model_key].default)
+            kwargs[tower] = resolve_model_kwargs(model_name, kwargs[tower])
+    return kwargs
+
+
+@register_model("proj.image_text.two_towers", resolve_kwargs=resolve_two_towers_kwargs,
+                model_spec_kwargs=("image_init", "text_init"))
 def build_two_towers(
     image=None,
     text=None,

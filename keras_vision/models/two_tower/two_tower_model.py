@@ -4,14 +4,10 @@ import math
 
 import keras
 from keras import ops
+from keras_hub.models import Backbone as _Base
 
 from keras_vision.api_export import keras_vision_export
 from keras_vision.losses import contrastive
-
-try:
-    from keras_hub.models import Backbone as _Base
-except ImportError:  # keras_hub is a dependency; this only keeps the class importable.
-    _Base = keras.Model
 
 IMAGE_KEYS = ("image", "images")
 TEXT_KEYS = ("labels", "token_ids", "text", "texts")

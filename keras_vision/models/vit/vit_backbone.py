@@ -2,11 +2,7 @@
 
 import keras
 from keras import ops
-
-try:
-    from keras_hub.models import Backbone
-except ImportError:  # pragma: no cover - keras_hub is a dependency
-    Backbone = keras.Model
+from keras_hub.models import Backbone
 
 from keras_vision.api_export import keras_vision_export
 from keras_vision.layers import ClassToken

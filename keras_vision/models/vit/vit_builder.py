@@ -86,7 +86,36 @@ def vit_backbone_kwargs(**kwargs):
     return backbone, head
 
 
-@register_model("vit")
+# decode_variant's size name -> the big_vision kwarg a resolved config stores it under.
+_VARIANT_KWARGS = {"hidden_dim": "width", "num_layers": "depth", "intermediate_dim": "mlp_dim",
+                   "num_heads": "num_heads", "patch_size": "patch_size"}
+
+
+def expand_variant(kwargs, with_patch_size=True):
+    """big_vision model kwargs with `variant` ("S/16") replaced by width, depth, mlp_dim, num_heads, patch_size.
+
+    Explicit kwargs win over the variant's numbers; `with_patch_size=False` drops the
+    variant's patch size (text towers). Without a variant, `kwargs` come back unchanged.
+
+    Example:
+        >>> expand_variant({"variant": "S/16", "patch_size": 8, "pool_type": "map"})
+        {'width': 384, 'depth': 12, 'mlp_dim': 1536, 'num_heads': 6, 'patch_size': 8, 'pool_type': 'map'}
+    """
+    kwargs = dict(kwargs)
+    if "variant" not in kwargs:
+        return kwargs
+    variant = kwargs.pop("variant")
+    sizes = {_VARIANT_KWARGS[k]: v for k, v in decode_variant(variant).items()
+             if with_patch_size or k != "patch_size"}
+    return {**sizes, **kwargs}
+
+
+def resolve_vit_kwargs(kwargs):
+    """The "vit" kwargs resolver: `variant` expanded into explicit sizes (`register_model`'s resolve_kwargs)."""
+    return expand_variant(kwargs)
+
+
+@register_model("vit", resolve_kwargs=resolve_vit_kwargs)
 def build_vit(**kwargs):
     """big_vision `vit.Model(**kwargs)` as Keras: a `ViTImageClassifier` if num_classes, else a `ViTBackbone`.
 

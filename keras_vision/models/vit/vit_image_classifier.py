@@ -1,11 +1,7 @@
 """ViT image classifier: a `ViTBackbone` plus the big_vision `head` Dense."""
 
 import keras
-
-try:
-    from keras_hub.models import Task
-except ImportError:  # pragma: no cover - keras_hub is a dependency
-    Task = keras.Model
+from keras_hub.models import Task
 
 from keras_vision.api_export import keras_vision_export
 from keras_vision.models._utils import select_intermediates

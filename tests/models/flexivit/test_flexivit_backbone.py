@@ -1,6 +1,5 @@
 """FlexiViTBackbone / FlexiViTImageClassifier: weight sharing, ViT parity, builder, serialization."""
 
-import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -12,6 +11,7 @@ from keras_vision.models import ViTBackbone
 from keras_vision.models import build_model
 from keras_vision.models.flexivit import FlexiViTBackbone
 from keras_vision.models.flexivit import FlexiViTImageClassifier
+from keras_vision.testing import run_task_test
 
 IMAGE = (32, 32, 3)
 
@@ -121,23 +121,20 @@ def test_builder_maps_big_vision_kwargs():
 
 
 @pytest.mark.multibackend
-def test_config_round_trip_and_keras_save_load(tmp_path):
+def test_config_round_trip_keras_and_preset_save_load(tmp_path):
     model = FlexiViTImageClassifier(
         _flexi(patch_size=16, posemb_grid_size=(3, 5)), num_classes=4, head_zeroinit=False
     )
     _randomize(model)
-    backbone = model.backbone
-    clone = FlexiViTBackbone.from_config(backbone.get_config())
-    assert clone.get_config() == backbone.get_config()
-    assert clone.base_patch_size == (8, 8) and clone.posemb_grid_size == (3, 5)
     x = _images()
-    path = tmp_path / "flexivit.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert isinstance(loaded, FlexiViTImageClassifier) and isinstance(loaded.backbone, FlexiViTBackbone)
-    np.testing.assert_allclose(_np(loaded(x)), _np(model(x)), atol=1e-6)
-    # A loaded model is still flexible.
-    np.testing.assert_allclose(_np(loaded.with_patch_size(4)(x)), _np(model.with_patch_size(4)(x)), atol=1e-5)
+    result = run_task_test(model, x, tmp_path, expected_output_shape=(2, 4))
+    clone = result["clone"].backbone
+    assert clone.base_patch_size == (8, 8) and clone.posemb_grid_size == (3, 5) and clone.patch_size == (16, 16)
+    for key in ("restored", "from_preset"):
+        loaded = result[key]
+        assert isinstance(loaded, FlexiViTImageClassifier), key
+        # A loaded model is still flexible.
+        np.testing.assert_allclose(_np(loaded.with_patch_size(4)(x)), _np(model.with_patch_size(4)(x)), atol=1e-5)
 
 
 def test_errors_name_the_bad_value():

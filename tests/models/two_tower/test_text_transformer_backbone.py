@@ -1,12 +1,12 @@
 """TextTransformerBackbone: shapes per pooling, config round-trip, .keras save/load, preset."""
 
-import keras
 import numpy as np
 import pytest
 from keras import ops
 
 from keras_vision.models import build_model
 from keras_vision.models.two_tower import TextTransformerBackbone
+from keras_vision.testing import run_backbone_test
 
 pytestmark = pytest.mark.multibackend
 
@@ -53,31 +53,12 @@ def test_vocab_logits_tied():
     np.testing.assert_allclose(logits, ops.convert_to_numpy(seq) @ table.T, atol=1e-5)
 
 
-def test_config_round_trip_and_save_load(tmp_path):
-    model = _tiny(output_dim=8, pooling="map")
-    config = model.get_config()
-    clone = TextTransformerBackbone.from_config(config)
-    assert clone.get_config() == config
+@pytest.mark.parametrize("pooling", ["map", "last"])
+def test_config_round_trip_keras_save_load_and_preset(tmp_path, pooling):
     tokens = np.array([[3, 4, 5, 1, 1]], "int32")
-    path = str(tmp_path / "txt.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert isinstance(loaded, TextTransformerBackbone)
-    np.testing.assert_allclose(
-        ops.convert_to_numpy(loaded(tokens)["embeddings"]), ops.convert_to_numpy(model(tokens)["embeddings"]), atol=1e-6
-    )
-
-
-def test_preset_round_trip(tmp_path):
-    import keras_hub
-
-    model = _tiny(output_dim=8)
-    model.save_to_preset(str(tmp_path / "preset"))
-    loaded = keras_hub.models.Backbone.from_preset(str(tmp_path / "preset"))
-    tokens = np.array([[3, 4, 5, 1, 1]], "int32")
-    assert isinstance(loaded, TextTransformerBackbone)
-    np.testing.assert_allclose(
-        ops.convert_to_numpy(loaded(tokens)["embeddings"]), ops.convert_to_numpy(model(tokens)["embeddings"]), atol=1e-6
+    run_backbone_test(
+        _tiny(output_dim=8, pooling=pooling), tokens, tmp_path,
+        expected_output_shape={"sequence_output": (1, 5, 16), "pre_logits": (1, 16), "embeddings": (1, 8)},
     )
 
 

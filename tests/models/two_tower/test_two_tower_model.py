@@ -6,6 +6,7 @@ import pytest
 from keras import ops
 
 from keras_vision.models.two_tower import TwoTowerModel
+from keras_vision.testing import run_backbone_test
 
 pytestmark = pytest.mark.multibackend
 
@@ -79,31 +80,23 @@ def test_lit_frozen_image_tower_is_bit_identical(make_model, batch):
     assert "txt/head/kernel" in changed and "t" in changed and "b" in changed
 
 
+OUTPUT_SHAPES = {"zimg": (8, 32), "ztxt": (8, 32)}
+
+
 def test_config_round_trip_and_keras_save_load(make_model, batch, tmp_path):
     model = make_model(loss="softmax")
-    config = model.get_config()
-    clone = TwoTowerModel.from_config(config)
-    assert clone.get_config() == config
-    assert {v.path for v in clone.weights} == {v.path for v in model.weights}
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    path = str(tmp_path / "two_tower.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert isinstance(loaded, TwoTowerModel) and loaded.loss_name == "softmax"
-    for key, value in model(batch).items():
-        np.testing.assert_allclose(_np(loaded(batch)[key]), _np(value), atol=1e-6)
-    np.testing.assert_allclose(_np(loaded.t), _np(model.t))
+    result = run_backbone_test(model, batch, tmp_path, expected_output_shape=OUTPUT_SHAPES)
+    for loaded in (result["clone"], result["restored"], result["from_preset"]):
+        assert loaded.loss_name == "softmax"
+        np.testing.assert_allclose(_np(loaded.t), _np(model.t))
 
 
 def test_preset_round_trip(make_model, batch, tmp_path):
-    import keras_hub
-
     model = make_model()
-    model.save_to_preset(str(tmp_path / "preset"))
-    loaded = keras_hub.models.Backbone.from_preset(str(tmp_path / "preset"))
-    assert isinstance(loaded, TwoTowerModel)
-    np.testing.assert_allclose(_np(loaded(batch)["ztxt"]), _np(model(batch)["ztxt"]), atol=1e-6)
-    np.testing.assert_allclose(_np(loaded.b), _np(model.b))
+    result = run_backbone_test(model, batch, tmp_path, expected_output_shape=OUTPUT_SHAPES)
+    for loaded in (result["restored"], result["from_preset"]):
+        np.testing.assert_allclose(_np(loaded.b), _np(model.b))
 
 
 def test_towers_built_outside_scope_get_prefixed(batch):

@@ -10,6 +10,7 @@ from keras_vision.layers import resample_posemb_align_corners
 from keras_vision.models import ViTBackbone
 from keras_vision.models.vit import VIT_VARIANTS
 from keras_vision.models.vit import decode_variant
+from keras_vision.testing import run_backbone_test
 
 TINY = dict(image_shape=(32, 32, 3), patch_size=8, hidden_dim=32, num_layers=2, num_heads=2, intermediate_dim=64)
 
@@ -141,18 +142,11 @@ def test_from_variant_and_errors():
 
 
 @pytest.mark.multibackend
-def test_config_round_trip_and_keras_save_load(tmp_path):
+def test_config_round_trip_keras_and_preset_save_load(tmp_path):
     backbone = ViTBackbone(
         **TINY, pooling="tok", representation_size=16, dropout_rate=0.1, stochastic_depth_rate=0.1, qk_norm=True
     )
-    config = backbone.get_config()
-    clone = ViTBackbone.from_config(config)
-    assert clone.get_config() == config
-    images = _images()
-    expected = ops.convert_to_numpy(backbone(images)["pre_logits"])
-    path = tmp_path / "vit.keras"
-    backbone.save(path)
-    restored = keras.saving.load_model(path)
-    assert isinstance(restored, ViTBackbone)
-    np.testing.assert_allclose(ops.convert_to_numpy(restored(images)["pre_logits"]), expected, atol=1e-6)
-    assert [v.path for v in restored.weights] == [v.path for v in backbone.weights]
+    result = run_backbone_test(
+        backbone, _images(), tmp_path, expected_output_shape={"pre_logits": (2, 16), "pre_logits_2d": (2, 4, 4, 16), "encoded": (2, 17, 32)},
+    )
+    assert isinstance(result["restored"], ViTBackbone) and isinstance(result["from_preset"], ViTBackbone)

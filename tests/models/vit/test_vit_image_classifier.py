@@ -7,6 +7,7 @@ from keras import ops
 
 from keras_vision.models import ViTBackbone
 from keras_vision.models import ViTImageClassifier
+from keras_vision.testing import run_task_test
 
 TINY = dict(image_shape=(32, 32, 3), patch_size=8, hidden_dim=32, num_layers=1, num_heads=2, intermediate_dim=64)
 
@@ -61,19 +62,11 @@ def test_default_compile_fits():
 
 
 @pytest.mark.multibackend
-def test_config_round_trip_and_keras_save_load(tmp_path):
+def test_config_round_trip_keras_and_preset_save_load(tmp_path):
     model = ViTImageClassifier(
         ViTBackbone(**TINY, pooling="map"), num_classes=3, head_zeroinit=False, init_head_bias=-1.0
     )
-    config = model.get_config()
-    clone = ViTImageClassifier.from_config(config)
-    assert {k: v for k, v in clone.get_config().items() if k != "backbone"} == {
-        k: v for k, v in config.items() if k != "backbone"
-    }
-    images = _data()[0]
-    expected = ops.convert_to_numpy(model(images))
-    path = tmp_path / "clf.keras"
-    model.save(path)
-    restored = keras.saving.load_model(path)
-    assert isinstance(restored, ViTImageClassifier) and isinstance(restored.backbone, ViTBackbone)
-    np.testing.assert_allclose(ops.convert_to_numpy(restored(images)), expected, atol=1e-6)
+    result = run_task_test(model, _data()[0], tmp_path, expected_output_shape=(8, 3))
+    for key in ("clone", "restored", "from_preset"):
+        assert isinstance(result[key], ViTImageClassifier), key
+        assert result[key].init_head_bias == -1.0 and result[key].head_zeroinit is False, key

@@ -3,10 +3,11 @@
 A recipe stays a readable list of big_vision keys and numbers; what several recipes
 write the same way lives here: pp string pieces, evaluator dicts, the AugReg
 augmentation presets, the shapes-world stand-ins that `runlocal` modes swap in, and
-the shrinking every `runlocal` mode applies.
+the shrinking every `runlocal` mode applies. They are plain functions (recipes are
+configuration: nothing here is a Keras serializable).
 
 Example:
->>> from keras_vision import recipe_utils as ru
+>>> from keras_vision.config import recipe_helpers as ru
 >>> ru.pp_join("decode", ru.augreg_aug("medium2").randaug, ru.labels_pp(1000))
 "decode|randaug(2, 15)|value_range(-1, 1)|onehot(1000, key='label', key_result='labels')|keep('image', 'labels')"
 
@@ -14,7 +15,7 @@ Papers: the presets are those of "How to train your ViT? Data, Augmentation, and
 Regularization in Vision Transformers" (Steiner et al., 2021, arXiv:2106.10270).
 """
 
-from keras_vision.config import ConfigDict
+from keras_vision.config.config_dict import ConfigDict
 
 __all__ = [
     "AUGREG_PRESETS",
