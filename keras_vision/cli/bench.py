@@ -1,4 +1,4 @@
-"""`keras-vision bench {vit,two_tower,pipeline,matmul,scaling,contrastive} ...`: speed and memory figures.
+"""`keras-vision bench {vit,two_tower,pali,pipeline,matmul,scaling,contrastive} ...`: speed and memory figures.
 
 Every subcommand prints a table and, with `--json PATH`, writes the full record
 (machine, config, per-step times, medians); `--json -` prints the JSON instead of the
@@ -16,6 +16,8 @@ import keras
 from keras_vision.bench import timing
 from keras_vision.bench.contrastive import benchmark_chunked_sigmoid_loss
 from keras_vision.bench.contrastive import format_rows
+from keras_vision.bench.pali_bench import format_pali_table
+from keras_vision.bench.pali_bench import run_pali_bench
 from keras_vision.bench.pipeline_bench import format_pipeline_table
 from keras_vision.bench.pipeline_bench import run_pipeline_bench
 from keras_vision.bench.scaling import format_scaling_table
@@ -31,7 +33,8 @@ from keras_vision.cli import common
 def register(subparsers):
     p = subparsers.add_parser(
         "bench",
-        help="benchmarks: ViT train/infer vs native JAX, two-tower losses, input pipeline, matmul peak, scaling",
+        help="benchmarks: ViT train/infer vs native JAX, two-tower losses, PaliGemma decoding, input pipeline, matmul "
+             "peak, scaling",
         description=(
             "Speed and memory benchmarks. `bench vit` times Keras' ViT training step and inference against the "
             "same ViT written in jax.numpy, in one process, and reports MFU against a matmul peak measured in the "
@@ -77,6 +80,31 @@ def register(subparsers):
     t.add_argument("--rounds", type=int, default=2)
     _common_flags(t)
     t.set_defaults(func=_run_two_tower)
+
+    g = sub.add_parser("pali", help="PaliGemma decoding: cached vs recomputed, tokens/s vs keras_hub",
+                       description="Times PaliGemma decoding in one process: prefill, the KV-cached extend_cache step "
+                                   "at each position, full recomputation (text_logits) per token, and greedy "
+                                   "generate tokens/s against keras_hub's PaliGemmaCausalLM of the same size "
+                                   "(random weights). Checks first that the cached greedy decode equals "
+                                   "recomputation.")
+    g.add_argument("--llm-width", type=int, default=256, help="Gemma width (default 256)")
+    g.add_argument("--llm-depth", type=int, default=4, help="Gemma blocks (default 4)")
+    g.add_argument("--heads", type=int, default=4, help="query heads (default 4)")
+    g.add_argument("--kv-heads", type=int, default=1, help="key/value heads (default 1, multi-query)")
+    g.add_argument("--head-dim", type=int, default=64)
+    g.add_argument("--mlp-dim", type=int, default=1024, help="GeGLU size F, big_vision's mlp_dim (default 1024)")
+    g.add_argument("--vocab", type=int, default=4096)
+    g.add_argument("--image-size", type=int, default=64)
+    g.add_argument("--patch", type=int, default=16)
+    g.add_argument("--vit-width", type=int, default=256)
+    g.add_argument("--vit-depth", type=int, default=2)
+    g.add_argument("--vit-heads", type=int, default=4)
+    g.add_argument("--prompt-len", type=int, default=16, help="prompt text tokens (default 16)")
+    g.add_argument("--new-tokens", type=int, default=32, help="generated tokens per example (default 32)")
+    g.add_argument("--batch", type=_positive_ints, default=(1, 16), help="comma-separated batch sizes (default 1,16)")
+    g.add_argument("--rounds", type=int, default=5, help="timed rounds, ours and keras_hub alternating (default 5)")
+    _common_flags(g)
+    g.set_defaults(func=_run_pali)
 
     pp = sub.add_parser("pipeline", help="examples/s of a recipe's training input pipeline (no model)")
     common.add_recipe_argument(pp)
@@ -183,6 +211,17 @@ def _run_two_tower(args):
     return _emit(args, record, format_two_tower_table(record))
 
 
+def _run_pali(args):
+    _check_backend(args)
+    record = run_pali_bench(
+        llm_width=args.llm_width, llm_depth=args.llm_depth, heads=args.heads, kv_heads=args.kv_heads,
+        head_dim=args.head_dim, mlp_dim=args.mlp_dim, vocab=args.vocab, image_size=args.image_size, patch=args.patch,
+        vit_width=args.vit_width, vit_depth=args.vit_depth, vit_heads=args.vit_heads, prompt_len=args.prompt_len,
+        new_tokens=args.new_tokens, batches=args.batch, rounds=args.rounds, log=_log(args),
+    )
+    return _emit(args, record, format_pali_table(record))
+
+
 def _run_pipeline(args):
     record = run_pipeline_bench(args.recipe, args.overrides, batch_size=args.batch, batches=args.batches,
                                 warmup=args.warmup, log=_log(args))
@@ -208,6 +247,17 @@ def _device_counts(text):
     if not counts or min(counts) < 1:
         raise argparse.ArgumentTypeError(f"expected comma-separated positive device counts, e.g. 1,2,4,8; got {text!r}")
     return counts
+
+
+def _positive_ints(text):
+    """argparse type of `--batch 1,16`."""
+    try:
+        values = tuple(int(c) for c in text.split(",") if c.strip())
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, e.g. 1,16; got {text!r}")
+    return values
 
 
 def _run_scaling(args):

@@ -37,7 +37,7 @@ def register(subparsers):
     )
     p.add_argument("source", metavar="SOURCE", help="preset name or folder, training workdir, or .keras file")
     p.add_argument("out", metavar="OUT", help="output folder (for TF Serving: MODEL_BASE/<version>)")
-    p.add_argument("--task", choices=("classification", "two_tower"), help="default: from the model")
+    p.add_argument("--task", choices=("classification", "two_tower", "generation"), help="default: from the model")
     p.add_argument("--pp", help="eval pp string (default: the preset's / workdir's)")
     p.add_argument("--class-names", type=_csv, metavar="A,B,...", help="comma-separated class names")
     p.add_argument("--class-names-file", metavar="FILE", help="class names, one per line")
@@ -54,6 +54,10 @@ def register(subparsers):
     t.add_argument("--pad-value", type=int)
     t.add_argument("--prompt-template", action="append", dest="prompt_templates", metavar="TEMPLATE",
                    help="zero-shot prompt with '{}' (repeatable)")
+    g = p.add_argument_group("generation (PaliGemma, PaLI; --tokenizer is the SentencePiece model)")
+    g.add_argument("--prompt-length", type=int, help="prompt tokens in the graph (longer prompts are cut; 32)")
+    g.add_argument("--max-new-tokens", type=int, help="generated tokens (32)")
+    g.add_argument("--sampler", help="'greedy' (default) or 'beam(n)'")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty OUT")
     p.add_argument("--no-verify", action="store_true", help="skip the parity check against Keras")
     p.add_argument("--check-tf-only", action="store_true",
@@ -73,7 +77,8 @@ def run(args):
             args.source, task=args.task, pp=args.pp, class_names=names, top_k=args.top_k,
             activation=args.activation, tokenizer=args.tokenizer, text_pp=args.text_pp, max_len=args.max_len,
             eos=args.eos, pad_value=args.pad_value, prompt_templates=args.prompt_templates,
-            platforms=args.platforms, step=args.step,
+            platforms=args.platforms, step=args.step, prompt_length=args.prompt_length,
+            max_new_tokens=args.max_new_tokens, sampler=args.sampler,
         )
         manifest = exporter.export(args.out, verify=not args.no_verify, overwrite=args.overwrite)
     except (export_lib.ExportError, PresetError, FileExistsError, FileNotFoundError) as e:

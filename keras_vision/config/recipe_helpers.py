@@ -19,6 +19,7 @@ from keras_vision.config.config_dict import ConfigDict
 
 __all__ = [
     "AUGREG_PRESETS",
+    "SHAPES_QUESTION_TYPES",
     "SHAPES_SPM",
     "adam",
     "augreg_aug",
@@ -37,6 +38,11 @@ __all__ = [
     "shapes_image_text_runlocal",
     "shapes_retrieval_eval",
     "shapes_sentencepiece",
+    "shapes_vlm_evals",
+    "shapes_vlm_runlocal",
+    "shapes_vlm_task_pp",
+    "shapes_vlm_vocabulary",
+    "shapes_vlm_world",
     "shapes_zeroshot_eval",
     "tokenize_pp",
 ]
@@ -307,3 +313,63 @@ def shapes_image_text_runlocal(c, max_len=16, vocab_size=128):
     c.input.pp = image_text_pp(tok)
     runlocal(c, steps=10, batch_size=8, shuffle_buffer_size=64, log_steps=5, ckpt_steps=10, warmup_steps=2)
     return tok
+
+
+# --- image-conditioned language models (PaliGemma, PaLI) on the shapes world ------------
+
+# The shapes world's question kinds, in the order its questions cycle through them.
+SHAPES_QUESTION_TYPES = ("shape", "count", "color", "position", "total", "yes_no")
+
+
+def shapes_vlm_world(image_size=32):
+    """Shapes data kwargs with all 6 question kinds and the text fields a VLM recipe reads."""
+    return dict(image_size=image_size, num_questions=len(SHAPES_QUESTION_TYPES),
+                keys=["image", "image/id", "texts", "questions", "answers"])
+
+
+def shapes_vlm_vocabulary(world, vocab_size=256, split="train[:3000]", path=SHAPES_SPM):
+    """`config.sentencepiece` from captions, questions and answers: pad 0, EOS 1, unk 2, BOS 3."""
+    return dict(path=path, data=dict(name="shapes", split=split, **world),
+                texts_key=["texts", "questions", "answers"], vocab_size=vocab_size, lower=True, bos_id=3)
+
+
+def shapes_vlm_task_pp(image_pp):
+    """Training pp start: the image, then one of the 5 captions ("caption en") or 6 questions
+    ("answer en <question>") at random as "prefix" / "suffix"."""
+    return pp_join(
+        image_pp,
+        "task_prompts([('caption en', 'texts'), ('answer en {}', 'answers', 'questions')])",
+        "choice(inkey=['prefixes', 'suffixes'], outkey=['prefix', 'suffix'])",
+    )
+
+
+def shapes_vlm_evals(world, image_pp, prompt_pp, log_steps, prompt_keys=None, tokenizer=SHAPES_SPM):
+    """`vqa` (300 val scenes x 6 questions, accuracy per kind) and `caption` (CIDEr/BLEU on 200) evaluators.
+
+    `prompt_pp(keep)` turns "prefix" into the model's prompt batch, keeping `keep`.
+    """
+    vqa_pp = pp_join(image_pp, 'strfmt("answer en {questions}", outkey="prefix")',
+                     'copy(inkey="answers", outkey="answer")', prompt_pp(("answer", "question_index", "questions")))
+    caption_pp = pp_join(image_pp, 'strfmt("caption en", outkey="prefix")', prompt_pp(("texts",)))
+    return ConfigDict(dict(
+        vqa=dict(type="vqa", data=dict(name="shapes", split="val[:300]", **world), pp_fn=vqa_pp, tokenizer=tokenizer,
+                 explode=["questions", "answers"], type_names=list(SHAPES_QUESTION_TYPES), question_key="questions",
+                 max_decode_len=4, batch_size=200, log_steps=log_steps, outfile="{workdir}/vqa.json",
+                 picture="{workdir}/vqa.png", prompt_keys=prompt_keys),
+        caption=dict(type="caption", data=dict(name="shapes", split="val[:200]", **world), pp_fn=caption_pp,
+                     tokenizer=tokenizer, captions_key="texts", max_decode_len=24, batch_size=100,
+                     log_steps=log_steps, outfile="{workdir}/captions.json", picture="{workdir}/captions.png",
+                     prompt_keys=prompt_keys),
+    ))
+
+
+def shapes_vlm_runlocal(c):
+    """`runlocal` of the shapes VLM recipes: 200 captions for the vocabulary, 256 scenes, 10 steps."""
+    c.sentencepiece.data.split = "train[:200]"
+    c.input.data.split = "train[:256]"
+    runlocal(c, steps=10, eval_log_steps=10, eval_batch_size=16)
+    c.evals.vqa.data.split = "val[:8]"
+    c.evals.caption.data.split = "val[:16]"
+    c.model.img.update(width=32, depth=1, mlp_dim=64, num_heads=2)
+    c.model.llm.update(width=32, depth=1, mlp_dim=64, num_heads=2, head_dim=16)
+    return c

@@ -20,6 +20,7 @@ from keras_vision.data import image_check
 from keras_vision.data import mixup
 from keras_vision.data import ops_general  # registers the general pp ops
 from keras_vision.data import ops_image  # registers the image pp ops
+from keras_vision.data import ops_paligemma  # registers the PaliGemma pp ops (tok, masked_concat, ...)
 from keras_vision.data import ops_text  # registers the text pp ops
 from keras_vision.data import randaug  # registers randaug / autoaugment
 from keras_vision.data import registry

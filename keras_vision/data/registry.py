@@ -30,7 +30,7 @@ from keras_vision.registry import Registry
 # Per-example seed (int64 [2]) threaded through a pp chain; never part of the output.
 RNG_KEY = "_pp_rng"
 
-# Filled by ops_general, ops_image, ops_text and randaug (imported by keras_vision/data/__init__.py).
+# Filled by ops_general, ops_image, ops_text, ops_paligemma and randaug (imported by keras_vision/data/__init__.py).
 PP_OPS = Registry("pp op")
 
 

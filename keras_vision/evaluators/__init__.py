@@ -3,7 +3,8 @@
 "classification" (prec@1, loss), "fewshot_lsr" (ridge-regression linear probes on frozen
 features), "mean" (mean of per-example metrics of a predict function), "zeroshot" /
 "discriminative_classifier" and "retrieval" (image-text), "proj.distill.distance"
-(student-teacher agreement). Each file registers its class; the imports below are the list.
+(student-teacher agreement), "proj.paligemma.transfers.vqa" / "vqa" (VQA accuracy) and
+"proj.paligemma.transfers.coco_caption" / "caption" (CIDEr, BLEU) of generating models. Each file registers its class; the imports below are the list.
 
 Example:
 >>> import keras_vision.evaluators as kve
@@ -11,6 +12,8 @@ Example:
 >>> dict(ev.run(model))
 """
 
+from keras_vision.evaluators.caption import CaptionEvaluator
+from keras_vision.evaluators.caption import caption_scores
 from keras_vision.evaluators.classification_evaluator import ClassificationEvaluator
 from keras_vision.evaluators.common import EvalData
 from keras_vision.evaluators.distill_distance import DistillDistanceEvaluator
@@ -28,4 +31,5 @@ from keras_vision.evaluators.registry import get
 from keras_vision.evaluators.registry import known_types
 from keras_vision.evaluators.registry import register
 from keras_vision.evaluators.retrieval import RetrievalEvaluator
+from keras_vision.evaluators.vqa import VQAEvaluator
 from keras_vision.evaluators.zeroshot import ZeroShotEvaluator

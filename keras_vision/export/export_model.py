@@ -3,8 +3,6 @@
 import json
 import pathlib
 
-import keras
-
 from keras_vision import presets
 from keras_vision.api_export import keras_vision_export
 from keras_vision.config import ConfigError
@@ -14,6 +12,7 @@ from keras_vision.data.sources import get_source
 from keras_vision.evaluators import zeroshot
 from keras_vision.export.classifier_exporter import ClassifierExporter
 from keras_vision.export.errors import ExportError
+from keras_vision.export.generation_exporter import GenerationExporter
 from keras_vision.export.two_tower_exporter import TwoTowerExporter
 from keras_vision.export.two_tower_exporter import tokenizer_kwargs_from_pp
 from keras_vision.loading import ModelSpecError
@@ -21,12 +20,23 @@ from keras_vision.loading import load_model
 from keras_vision.loading import load_run
 from keras_vision.loading import spec_kind
 
-TASKS = ("classification", "two_tower")
+TASKS = ("classification", "two_tower", "generation")
 _TEXT_KEYS = ("max_len", "eos", "lower", "pad_value", "add_bos")
 
 
 def _is_two_tower(model):
     return callable(getattr(model, "encode_image", None)) and callable(getattr(model, "encode_text", None))
+
+
+def _is_generator(model):
+    backbone = getattr(model, "backbone", None)
+    return callable(getattr(model, "generate", None)) and callable(getattr(backbone, "prefill_cache", None))
+
+
+def _default_task(model):
+    if _is_two_tower(model):
+        return "two_tower"
+    return "generation" if _is_generator(model) else "classification"
 
 
 def _preset_source(source):
@@ -144,10 +154,11 @@ def load_source(source, step=None):
 @keras_vision_export("keras_vision.export.build_exporter")
 def build_exporter(source, *, task=None, pp=None, class_names=None, image_size=None, top_k=5, activation=None,
                    tokenizer=None, text_pp=None, max_len=None, eos=None, lower=None, pad_value=None, add_bos=None,
-                   prompt_templates=None, platforms=None, step=None):
-    """The `ClassifierExporter` / `TwoTowerExporter` that `export` would use (same arguments)."""
+                   prompt_templates=None, platforms=None, step=None, prompt_length=None, max_new_tokens=None,
+                   sampler=None, separator=None, stop_token_ids=None, pad_token_id=None):
+    """The `ClassifierExporter` / `TwoTowerExporter` / `GenerationExporter` that `export` would use (same arguments)."""
     model, defaults, info = load_source(source, step)
-    task = task or ("two_tower" if _is_two_tower(model) else "classification")
+    task = task or _default_task(model)
     if task not in TASKS:
         raise ExportError(f"Unknown task {task!r}; expected one of {TASKS}.")
     pp = pp or defaults.get("pp")
@@ -158,6 +169,13 @@ def build_exporter(source, *, task=None, pp=None, class_names=None, image_size=N
         )
     common = dict(pp=pp, image_size=image_size or defaults.get("image_size"), top_k=top_k, platforms=platforms,
                   source=info)
+    if task == "generation":
+        generation = dict(prompt_length=prompt_length, max_new_tokens=max_new_tokens, sampler=sampler,
+                          separator=separator, add_bos=add_bos, stop_token_ids=stop_token_ids,
+                          pad_token_id=pad_token_id)
+        common.pop("top_k")
+        return GenerationExporter(model, tokenizer=tokenizer or defaults.get("tokenizer"), **common,
+                                  **{k: v for k, v in generation.items() if v is not None})
     names = class_names if class_names is not None else defaults.get("class_names")
     if task == "classification":
         exporter = ClassifierExporter(model, class_names=names, activation=activation or defaults.get("activation")
@@ -186,16 +204,20 @@ def export(source, path, *, verify=True, overwrite=False, **kwargs):
     preprocessing.json; a workdir brings the model from its config.json, the weights
     from its latest (or `step`) checkpoint and pp / class names / tokenizer from its
     evals. Explicit arguments override both. The task is "two_tower" for models with
-    `encode_image` and `encode_text`, else "classification".
+    `encode_image` and `encode_text`, "generation" for models with `generate` and a
+    `backbone.prefill_cache` (PaliGemma, PaLI), else "classification".
 
     Args:
         source: keras.Model, preset name or folder, workdir, or .keras file.
         path: output folder (for TF Serving: MODEL_BASE/<version>, e.g. .../vit/1).
-        task: "classification" or "two_tower" (default: inferred).
+        task: "classification", "two_tower" or "generation" (default: inferred).
         pp, class_names, image_size, top_k, activation, platforms: see
             `export_classifier` / `export_two_tower`.
         tokenizer, text_pp, max_len, eos, lower, pad_value, add_bos, prompt_templates:
-            two-tower text settings (see `export_two_tower`).
+            two-tower text settings (see `export_two_tower`); `tokenizer` and `add_bos` also
+            serve "generation".
+        prompt_length, max_new_tokens, sampler, separator, stop_token_ids, pad_token_id:
+            "generation" settings (see `GenerationExporter`; None: its defaults).
         step: checkpoint step of a workdir (default: the latest).
         verify: run every signature against Keras and record the parity error.
         overwrite: replace a non-empty `path`.

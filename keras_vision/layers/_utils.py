@@ -3,9 +3,7 @@
 import math
 
 import keras
-import numpy as np
 from keras import ops
-
 
 
 class FlatFanInitializer:

@@ -6,6 +6,7 @@ imports every family, so the list below is the list of families.
 """
 
 from keras_vision.models import flexivit
+from keras_vision.models import pali
 from keras_vision.models import two_tower
 from keras_vision.models import vit
 from keras_vision.models.flexivit import FlexiViTBackbone

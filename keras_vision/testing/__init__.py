@@ -19,6 +19,7 @@ from keras_vision.testing.checks import assert_outputs_close
 from keras_vision.testing.checks import assert_preset_round_trip
 from keras_vision.testing.checks import assert_same_variable_paths
 from keras_vision.testing.checks import copy_weights
+from keras_vision.testing.checks import randomize_weights
 from keras_vision.testing.checks import to_numpy
 from keras_vision.testing.layer_test import run_layer_test
 from keras_vision.testing.model_test import run_backbone_test

@@ -148,6 +148,21 @@ def copy_weights(source, target):
     target.set_weights(source.get_weights())
 
 
+def randomize_weights(model, seed=0, std=0.3):
+    """Sets every weight of `model` to N(0, std) draws (seeded) and returns the model.
+
+    Zero- or one-initialised parts (biases, norm scales, zero-init heads) hide wrong
+    wiring in parity tests; random values everywhere make each weight matter.
+
+    Example:
+        >>> randomize_weights(ViTBackbone(**TINY), seed=1)
+    """
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        variable.assign(rng.normal(0.0, std, variable.shape).astype(variable.dtype))
+    return model
+
+
 @contextlib.contextmanager
 def _folder(tmp_path):
     """A new folder inside `tmp_path` (kept), or a temporary folder removed on exit when `tmp_path` is None."""

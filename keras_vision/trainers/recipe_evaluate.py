@@ -1,7 +1,5 @@
 """`evaluate_run(target)`: run a config's evaluators on a trained workdir or a saved model."""
 
-import pathlib
-
 from keras_vision import evaluators
 from keras_vision.api_export import keras_vision_export
 from keras_vision.config import ConfigDict

@@ -77,15 +77,17 @@ def prepare_run(config, workdir, train_recipe):
 
 
 def caption_corpus(data, texts_key="texts", num_examples=None):
-    """All captions of the first `num_examples` examples of a data source (list of str)."""
+    """All texts under `texts_key` (a key or a list of keys) of the first `num_examples` examples (list of str)."""
+    keys = [texts_key] if isinstance(texts_key, str) else list(texts_key)
     ds = get_source(dict(data)).as_dataset(shuffle=False, seed=0)
-    ds = ds.map(lambda ex: ex[texts_key])
+    ds = ds.map(lambda ex: tuple(ex[k] for k in keys))
     if num_examples is not None:
         ds = ds.take(int(num_examples))
     texts = []
-    for row in ds.as_numpy_iterator():
-        row = row if getattr(row, "ndim", 0) else [row]
-        texts.extend(t.decode("utf-8") if isinstance(t, bytes) else str(t) for t in row)
+    for values in ds.as_numpy_iterator():
+        for row in values:
+            row = row if getattr(row, "ndim", 0) else [row]
+            texts.extend(t.decode("utf-8") if isinstance(t, bytes) else str(t) for t in row)
     return texts
 
 

@@ -1,6 +1,6 @@
 """Runs in a fresh interpreter with 8 simulated CPU devices; prints one JSON line.
 
-Usage: python tests/distribution/multidevice_script.py {vit|siglip|errors|ckpt|vit22b} [layouts]
+Usage: python tests/distribution/multidevice_script.py {vit|siglip|paligemma|errors|ckpt|vit22b} [layouts]
 (XLA_FLAGS=--xla_force_host_platform_device_count=8 KERAS_BACKEND=jax, set by the tests).
 """
 
@@ -42,6 +42,17 @@ def siglip_config(steps=3, batch=16):
     return c
 
 
+def paligemma_config(steps=3, batch=16):
+    c = load_recipe("recipes/paligemma_shapes.py:runlocal")
+    c.total_steps, c.input.batch_size = steps, batch
+    c.evals = {}
+    c.log_training_steps, c.ckpt_steps, c.tensorboard = 1, steps, False
+    return c
+
+
+CONFIGS = {"vit": vit_config, "siglip": siglip_config, "paligemma": paligemma_config}
+
+
 def siglip_data(batch=16, vocab=160, seq=16):
     import tensorflow as tf
 
@@ -63,7 +74,8 @@ def shard_report(model):
         param_bytes_total=total,
         param_bytes_per_device=sorted(set(per.values())),
         num_devices_holding=len(per),
-        example_shards={v.path: [list(v.shape), list(shard_shape(v))] for v in model.trainable_variables[:8]},
+        example_shards={v.path: [list(v.shape), list(shard_shape(v))]
+                        for i, v in enumerate(model.trainable_variables) if i < 8 or "llm/layers_0/" in v.path},
         optimizer_state_sharded=sum(shard_shape(v) != tuple(v.shape) for v in opt),
         optimizer_states_2d=len(opt),
     )
@@ -82,9 +94,9 @@ def run_family(family, layouts):
 
     out, ref = {}, None
     for name in layouts:
-        cfg = vit_config() if family == "vit" else siglip_config()
+        cfg = CONFIGS[family]()
         cfg.update(LAYOUTS[name])
-        kwargs = {} if family == "vit" else dict(train_data=siglip_data())
+        kwargs = dict(train_data=siglip_data()) if family == "siglip" else {}
         with tempfile.TemporaryDirectory() as wd:
             res = train(ConfigDict(cfg), wd, verbose=False, evaluators=[], **kwargs)
             losses = [m["value"] for m in read_metrics(wd) if m["name"] == "training_loss"]
@@ -169,7 +181,7 @@ def main():
     import jax
 
     assert jax.device_count() == 8, jax.devices()
-    if what in ("vit", "siglip"):
+    if what in CONFIGS:
         result = run_family(what, layouts)
     else:
         result = globals()[f"run_{what}"]()

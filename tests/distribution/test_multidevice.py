@@ -75,6 +75,15 @@ def test_siglip_two_towers_on_8_devices_equals_1_device():
     assert result["fsdp"]["example_shards"]["img/embedding/kernel"] == [[8, 8, 3, 32], [8, 8, 3, 4]]
 
 
+def test_paligemma_on_8_devices_equals_1_device():
+    """recipes/paligemma_shapes.py:runlocal (its vocabulary trained in each run) under each layout."""
+    result = run_8_devices("paligemma")
+    check_equivalent(result, max_update=1e-3)
+    shards = result["fsdp_tp"]["example_shards"]
+    assert shards["llm/layers_0/attn/q_einsum"] == [[2, 32, 16], [1, 8, 16]]  # heads over model=2, width over data=4
+    assert shards["llm/layers_0/mlp/linear"] == [[64, 32], [32, 8]]
+
+
 def test_misconfiguration_fails_before_training_and_sharded_checkpoints_resume():
     result = run_8_devices("misc")
     bad = result["bad_rule"]

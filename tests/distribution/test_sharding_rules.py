@@ -161,6 +161,24 @@ def test_family_rule_sets(family):
         sharding_rules(family, "zero3")
 
 
+def test_paligemma_rule_set_splits_query_heads_and_mlp_units():
+    from keras_vision.models import build_model
+
+    model = build_model("proj.paligemma.paligemma", img=dict(variant="mu/8", image_size=32),
+                        llm=dict(width=32, depth=1, mlp_dim=64, num_heads=2, num_kv_heads=1, head_dim=16,
+                                 vocab_size=64))
+    mesh = make_device_mesh([("data", 4), ("model", 2)], fake(8))
+    dist = RuleModelParallel(mesh, sharding_rules("proj.paligemma.paligemma", "fsdp_tp", min_size_to_shard_mb=0))
+    specs = {v.path: dist.layout_for(v.path, v.shape, v.dtype)[0] for v in model.weights}
+    assert specs["llm/layers_0/attn/q_einsum"] == ("model", "data", None)  # (N, D, H): heads on model
+    assert specs["llm/layers_0/attn/attn_vec_einsum"] == ("model", None, "data")
+    assert specs["llm/layers_0/mlp/gating_einsum"] == (None, "data", "model")  # (2, D, F)
+    assert specs["llm/layers_0/mlp/linear"] == ("model", "data")
+    assert "model" not in specs["llm/layers_0/attn/kv_einsum"]  # one key/value head: not split
+    assert specs["img/Transformer/encoderblock_0/MultiHeadDotProductAttention_0/query/kernel"] == (
+        "data", "model", None)
+
+
 def test_vit22b_layout_fits_where_one_device_cannot():
     """ViT-22B described without allocating: each device holds ~1/N of its parameters."""
     from keras_vision.models import ViTBackbone

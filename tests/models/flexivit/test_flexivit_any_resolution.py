@@ -9,6 +9,7 @@ from keras_vision.convert import variables_by_path
 from keras_vision.models import build_model
 from keras_vision.models.flexivit import FlexiViTBackbone
 from keras_vision.models.flexivit import FlexiViTImageClassifier
+from keras_vision.testing import randomize_weights
 
 _TO_BIG_VISION = {"pos_embedding/embeddings": "pos_embedding", "cls/cls": "cls"}
 # big_vision `proj.flexi.vit` config.model: kernel stored at 8x8, posemb on big_vision's 7x7 grid.
@@ -26,9 +27,7 @@ def _np(x):
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     model = build_model("proj.flexi.vit", image_size=32, **CONFIG)
-    rng = np.random.default_rng(0)
-    for v in model.weights:
-        v.assign(rng.normal(scale=0.3, size=v.shape).astype(v.dtype))
+    randomize_weights(model)
     params = {"params/" + _TO_BIG_VISION.get(k, k): _np(v) for k, v in variables_by_path(model.backbone).items()}
     params["params/head/kernel"] = _np(model.head.kernel)
     params["params/head/bias"] = _np(model.head.bias)

@@ -11,6 +11,7 @@ from keras_vision.models import ViTBackbone
 from keras_vision.models import build_model
 from keras_vision.models.flexivit import FlexiViTBackbone
 from keras_vision.models.flexivit import FlexiViTImageClassifier
+from keras_vision.testing import randomize_weights
 from keras_vision.testing import run_task_test
 
 IMAGE = (32, 32, 3)
@@ -28,13 +29,6 @@ def _flexi(**kw):
 
 def _np(x):
     return ops.convert_to_numpy(x)
-
-
-def _randomize(model, seed=1):
-    # Non-trivial values everywhere (zero-init cls / biases would hide mistakes).
-    rng = np.random.default_rng(seed)
-    for v in model.weights:
-        v.assign(rng.normal(scale=0.3, size=v.shape).astype(v.dtype))
 
 
 @pytest.mark.multibackend
@@ -63,7 +57,7 @@ def test_with_patch_size_shares_variables_and_changes_token_count():
 def test_equals_plain_vit_at_its_base_size(pooling):
     vit = ViTBackbone.from_variant("mu/8", image_shape=IMAGE, pooling=pooling)
     flexi = _flexi(pooling=pooling)
-    _randomize(vit)
+    randomize_weights(vit, seed=1)
     vit_vars, flexi_vars = variables_by_path(vit), variables_by_path(flexi)
     assert sorted(vit_vars) == sorted(flexi_vars)  # same big_vision parameter names
     for name, variable in flexi_vars.items():
@@ -78,7 +72,7 @@ def test_equals_plain_vit_at_its_base_size(pooling):
 def test_other_patch_size_equals_vit_with_resized_kernel_and_posemb():
     """At patch 16 a FlexiViT is a ViT/16 with the PI-resized kernel and half-pixel-resized posemb."""
     flexi = _flexi(pooling="gap")
-    _randomize(flexi)
+    randomize_weights(flexi, seed=1)
     at16 = flexi.with_patch_size(16)
     vit16 = ViTBackbone.from_variant("mu/16", image_shape=IMAGE, pooling="gap")
     flexi_vars = variables_by_path(flexi)
@@ -125,7 +119,7 @@ def test_config_round_trip_keras_and_preset_save_load(tmp_path):
     model = FlexiViTImageClassifier(
         _flexi(patch_size=16, posemb_grid_size=(3, 5)), num_classes=4, head_zeroinit=False
     )
-    _randomize(model)
+    randomize_weights(model, seed=1)
     x = _images()
     result = run_task_test(model, x, tmp_path, expected_output_shape=(2, 4))
     clone = result["clone"].backbone

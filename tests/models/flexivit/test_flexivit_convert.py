@@ -10,6 +10,7 @@ from keras_vision.layers.pi_resize import resample_patch_kernel
 from keras_vision.layers.posemb_utils import resample_posemb_align_corners
 from keras_vision.models import build_model
 from keras_vision.models.flexivit import FlexiViTImageClassifier
+from keras_vision.testing import randomize_weights
 
 # Keras variable path -> big_vision parameter name, where they differ.
 _TO_BIG_VISION = {"pos_embedding/embeddings": "pos_embedding", "cls/cls": "cls"}
@@ -27,19 +28,13 @@ def big_vision_params(model):
     return params
 
 
-def _randomize(model, seed=0):
-    rng = np.random.default_rng(seed)
-    for v in model.weights:
-        v.assign(rng.normal(scale=0.3, size=v.shape).astype(v.dtype))
-
-
 BV_CONFIG = dict(variant="mu", pool_type="tok", patch_size=(8, 8), posemb_size=(4, 4), image_size=32)
 
 
 @pytest.mark.multibackend
 def test_round_trip_through_a_big_vision_param_dict():
     model = build_model("proj.flexi.vit", num_classes=5, seqhw=2, **BV_CONFIG)
-    _randomize(model)
+    randomize_weights(model)
     params = big_vision_params(model)
     assert params["params/embedding/kernel"].shape == (8, 8, 3, 32)
     assert params["params/pos_embedding"].shape == (1, 16, 32)
@@ -57,7 +52,7 @@ def test_round_trip_through_a_big_vision_param_dict():
 def test_plain_vit_checkpoint_is_pi_resized_and_posemb_resampled():
     """big_vision flexi `load`: kernel PI-resized to the model's patch_size, posemb to its grid."""
     vit = build_model("vit", variant="mu/16", pool_type="gap", posemb="learn", num_classes=3, image_size=64)
-    _randomize(vit, seed=2)
+    randomize_weights(vit, seed=2)
     params = big_vision_params(vit)  # kernel 16x16, posemb 4x4
     config = dict(variant="mu", pool_type="gap", patch_size=(8, 8), posemb_size=(7, 7), image_size=48)
     flexi = load_big_vision(params, model="proj.flexi.vit", config=config)
@@ -71,7 +66,7 @@ def test_plain_vit_checkpoint_is_pi_resized_and_posemb_resampled():
 
 def test_kernel_size_is_kept_when_not_configured_and_dont_load():
     model = build_model("proj.flexi.vit", num_classes=4, **dict(BV_CONFIG, patch_size=(16, 16)))
-    _randomize(model, seed=3)
+    randomize_weights(model, seed=3)
     params = big_vision_params(model)
     config = {k: v for k, v in BV_CONFIG.items() if k != "patch_size"}
     # Keep the head at init (a new task): head kernel zeros, bias 0.

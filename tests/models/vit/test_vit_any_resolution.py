@@ -8,6 +8,7 @@ from keras_vision.convert import load_big_vision
 from keras_vision.convert import variables_by_path
 from keras_vision.models import ViTBackbone
 from keras_vision.models import build_model
+from keras_vision.testing import randomize_weights
 
 # Keras variable path -> big_vision parameter name, where they differ.
 _TO_BIG_VISION = {"pos_embedding/embeddings": "pos_embedding", "cls/cls": "cls"}
@@ -36,9 +37,7 @@ def _save_checkpoint(model, path):
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     model = build_model("vit", image_size=32, **CONFIG)
-    rng = np.random.default_rng(0)
-    for v in model.weights:
-        v.assign(rng.normal(scale=0.3, size=v.shape).astype(v.dtype))
+    randomize_weights(model)
     return _save_checkpoint(model, tmp_path_factory.mktemp("ckpt") / "vit_sincos.npz")
 
 
