@@ -15,6 +15,12 @@ Commands:
   keras-vision train recipes/pali_shapes.py:blank_images --workdir runs/pali_blank # the text-only baseline
 
 Arguments: as `paligemma_shapes.py` (steps, batch, lr, patch, blank_images, runlocal).
+
+Expected (measured 2026-12-08, JAX, the default and `blank_images`, 1500 steps each, run side
+by side on the shared 2-core CPU: 37 min wall each; 1,362,624 parameters), images vs blank:
+VQA accuracy 0.454 vs 0.314 (colour 0.587 vs 0.103, total count 0.583 vs 0.273, position
+0.093 vs 0.097, shape of the largest 0.137 vs 0.087, how many <shape>s 0.560 vs 0.560,
+is there a <shape> 0.763 vs 0.763); CIDEr-D 0.541 vs 0.277, BLEU-4 0.347 vs 0.289.
 """
 
 from keras_vision.config import ConfigDict
