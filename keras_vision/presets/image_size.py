@@ -9,7 +9,9 @@ def _shape_of(obj):
         shape = obj.input_shape
     except (AttributeError, ValueError, RuntimeError):
         return None
-    if isinstance(shape, (list, tuple)) and len(shape) == 4 and None not in shape[1:3]:
+    # One image input (B, H, W, C); a multi-input model's list of shapes says nothing here.
+    is_one_shape = isinstance(shape, (list, tuple)) and all(d is None or isinstance(d, int) for d in shape)
+    if is_one_shape and len(shape) == 4 and None not in shape[1:3]:
         return int(shape[1]), int(shape[2])
     return None
 
