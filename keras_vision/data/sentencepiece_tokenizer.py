@@ -10,6 +10,7 @@ import logging
 import numbers
 import os
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_text
 
@@ -182,3 +183,23 @@ class SentencePieceTextTokenizer(tf.Module):
             )
             dense = tf.where(cut, tf.cast(last, dense.dtype)[:, None], dense)
         return tf.cast(dense, tf.int32)
+
+
+def decode_ids(sp, token_ids, stop_token_ids=()):
+    """Generated id rows -> strings with the Python SentencePiece library: each row cut before its first
+    stop id (big_vision's `to_str(stop_at_eos=True)`), ids outside the vocabulary dropped.
+
+    Args:
+        sp: a `sentencepiece.SentencePieceProcessor`.
+        token_ids: int array (B, N).
+        stop_token_ids: ids that end a row (e.g. (EOS,)).
+
+    Example:
+    >>> decode_ids(sp, [[5, 9, 1, 0]], stop_token_ids=(1,))
+    ['a red circle']
+    """
+    stops, texts = set(int(t) for t in stop_token_ids), []
+    for row in np.asarray(token_ids).tolist():
+        cut = next((i for i, t in enumerate(row) if t in stops), len(row))
+        texts.append(sp.decode([t for t in row[:cut] if 0 <= t < sp.get_piece_size()]))
+    return texts

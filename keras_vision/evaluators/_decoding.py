@@ -9,6 +9,7 @@ import tensorflow as tf
 from matplotlib.figure import Figure
 
 from keras_vision.data import get_source
+from keras_vision.data.sentencepiece_tokenizer import decode_ids
 from keras_vision.data.sentencepiece_tokenizer import read_model
 from keras_vision.evaluators import common
 
@@ -47,12 +48,7 @@ class TextDecoder:
         self.eos_id = self.sp.eos_id()
 
     def __call__(self, tokens):
-        texts = []
-        for row in np.asarray(tokens).tolist():
-            if self.eos_id in row:
-                row = row[: row.index(self.eos_id)]
-            texts.append(self.sp.decode([t for t in row if 0 <= t < self.sp.get_piece_size()]))
-        return texts
+        return decode_ids(self.sp, tokens, (self.eos_id,))
 
 
 class GeneratingEvaluator:

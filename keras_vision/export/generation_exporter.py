@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from keras_vision.api_export import keras_vision_export
 from keras_vision.data.sentencepiece_tokenizer import SentencePieceTextTokenizer
+from keras_vision.data.sentencepiece_tokenizer import decode_ids
 from keras_vision.data.sentencepiece_tokenizer import read_model
 from keras_vision.decoding import get_sampler
 from keras_vision.decoding import make_decode_fn
@@ -126,12 +127,7 @@ class PromptTokenizer(SentencePieceTextTokenizer):
 def python_detokenize(proto, token_ids, stop_token_ids):
     """`PromptTokenizer.detokenize` with the Python SentencePiece library: list of bytes (the reference)."""
     sp = sentencepiece.SentencePieceProcessor(model_proto=proto)
-    out = []
-    for row in np.asarray(token_ids).tolist():
-        cut = [i for i, t in enumerate(row) if t in stop_token_ids]
-        row = row[: cut[0]] if cut else row
-        out.append(sp.decode([t for t in row if 0 <= t < sp.get_piece_size()]).encode("utf-8"))
-    return out
+    return [text.encode("utf-8") for text in decode_ids(sp, token_ids, stop_token_ids)]
 
 
 @keras_vision_export("keras_vision.export.GenerationExporter")

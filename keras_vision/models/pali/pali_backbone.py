@@ -12,6 +12,7 @@ from keras_vision.models.pali.image_tower import LLM_SCOPE
 from keras_vision.models.pali.image_tower import build_image_tower
 from keras_vision.models.pali.image_tower import check_image_shape
 from keras_vision.models.pali.image_tower import encode_images
+from keras_vision.models.pali.paligemma_inputs import as_tensor
 from keras_vision.models.pali.t5_decoder_block import T5DecoderBlock
 from keras_vision.models.pali.t5_encoder_block import T5EncoderBlock
 from keras_vision.models.pali.t5_rms_norm import T5RMSNorm
@@ -22,10 +23,6 @@ ENCODER_KEYS = ("images", "encoder_tokens", "encoder_mask")
 CACHE_KEYS = ("self_kv", "cross_kv", "encoder_mask")
 # Masks that default to all ones, and the token input each must match.
 MASK_OF = {"encoder_mask": "encoder_tokens", "decoder_mask": "decoder_tokens"}
-
-
-def _tensor(value):
-    return value if isinstance(value, keras.KerasTensor) else ops.convert_to_tensor(value)
 
 
 def standardize_pali_inputs(inputs, keys=MODEL_KEYS, extra=(), what="PaLIBackbone"):
@@ -51,7 +48,7 @@ def standardize_pali_inputs(inputs, keys=MODEL_KEYS, extra=(), what="PaLIBackbon
             continue
         if inputs.get(key) is None:
             raise ValueError(f"{what} inputs need {key!r}; got keys {sorted(inputs)}.")
-        out[key] = _tensor(inputs[key])
+        out[key] = as_tensor(inputs[key])
         if key.endswith("_tokens"):
             if len(out[key].shape) != 2:
                 raise ValueError(f"{what} {key} must be (batch, length), got shape {tuple(out[key].shape)}.")
@@ -62,7 +59,7 @@ def standardize_pali_inputs(inputs, keys=MODEL_KEYS, extra=(), what="PaLIBackbon
         if inputs.get(mask) is None:
             out[mask] = ops.ones_like(out[tokens])
             continue
-        value = _tensor(inputs[mask])
+        value = as_tensor(inputs[mask])
         shape, expected = tuple(value.shape), tuple(out[tokens].shape)
         if len(shape) != 2 or any(a is not None and b is not None and a != b for a, b in zip(shape, expected)):
             raise ValueError(
@@ -72,7 +69,7 @@ def standardize_pali_inputs(inputs, keys=MODEL_KEYS, extra=(), what="PaLIBackbon
         out[mask] = ops.cast(value, "int32")
     for key in extra:
         if inputs.get(key) is not None:
-            out[key] = _tensor(inputs[key])
+            out[key] = as_tensor(inputs[key])
     return out
 
 
@@ -340,10 +337,9 @@ class PaLIBackbone(Backbone):
 
         Returns:
             (logits (B, V) of the first generated token, cache) where cache is a dict of
-            batch-first tensors: "self_kv" (B, num_layers, 2, cache_size, num_heads,
-            head_dim) (position 0 filled), "cross_kv" (B, num_layers, 2, N + T, num_heads,
-            head_dim) (every decoder layer's encoder keys/values) and "encoder_mask"
-            (B, N + T) int32.
+            batch-first tensors: "self_kv" (one (B, 2, cache_size, num_heads, head_dim) per
+            layer, position 0 filled), "cross_kv" (one (B, 2, N + T, num_heads, head_dim) per
+            layer: the encoder keys/values) and "encoder_mask" (B, N + T) int32.
         """
         try:
             size = None if isinstance(cache_size, bool) else operator.index(cache_size)
@@ -353,12 +349,11 @@ class PaLIBackbone(Backbone):
             raise ValueError(f"prefill_cache needs a static integer cache_size >= 1, got {cache_size!r}.")
         cache_size = size
         encoder_output, encoder_mask = self.encode(inputs)
-        cross_kv = ops.stack([b.cross_attention_key_value(encoder_output) for b in self.decoder_blocks], axis=1)
+        # One tensor per layer (a tuple): a decoding step rewrites its layers' caches, never a stack of all.
+        cross_kv = tuple(b.cross_attention_key_value(encoder_output) for b in self.decoder_blocks)
         batch = ops.shape(encoder_output)[0]
-        self_kv = ops.zeros(
-            (batch, self.num_layers, 2, cache_size, self.num_heads, self.head_dim), encoder_output.dtype
-        )
-        cache = {"self_kv": self_kv, "cross_kv": cross_kv, "encoder_mask": encoder_mask}
+        empty = ops.zeros((batch, 2, cache_size, self.num_heads, self.head_dim), encoder_output.dtype)
+        cache = {"self_kv": (empty,) * self.num_layers, "cross_kv": cross_kv, "encoder_mask": encoder_mask}
         start = ops.zeros((batch, 1), "int32")
         return self._decode_step(start, cache, ops.zeros((), "int32"))
 
@@ -389,13 +384,13 @@ class PaLIBackbone(Backbone):
                 x,
                 cross_attention_mask=cross_mask,
                 position_bias=position_bias,
-                self_attention_cache=cache["self_kv"][:, i],
+                self_attention_cache=cache["self_kv"][i],
                 cache_update_index=index,
-                cross_attention_cache=cache["cross_kv"][:, i],
+                cross_attention_cache=cache["cross_kv"][i],
             )
             new_kv.append(layer_kv)
         logits = self.compute_logits(self.decoder_norm(x))[:, 0]
-        return logits, {"self_kv": ops.stack(new_kv, axis=1), "cross_kv": cache["cross_kv"],
+        return logits, {"self_kv": tuple(new_kv), "cross_kv": cache["cross_kv"],
                         "encoder_mask": cache["encoder_mask"]}
 
     # --- config ---------------------------------------------------------------------------

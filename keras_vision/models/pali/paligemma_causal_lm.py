@@ -23,9 +23,10 @@ class PaliGemmaCausalLM(NextTokenTask):
     `generate` (big_vision's `decode`: prompts {"images", "tokens", "mask_ar", "mask_input"},
     left-aligned, `mask_ar` 0 on the prefix) decodes with the backbone's fixed-size KV cache (`prefill_cache` /
     `extend_cache`, big_vision's names) and a KerasHub sampler, compiled once per shape.
-    Not a `keras_hub.models.CausalLM`: that class's `generate` feeds prompt tokens one
-    at a time past the shortest prompt, which breaks a prefix-LM's full attention over
-    prompts of mixed lengths; here every prompt is prefilled whole (big_vision's way).
+    Not a `keras_hub.models.CausalLM`: KerasHub's samplers feed prompt tokens past the
+    shortest prompt one causal step at a time (read in their source), which a prefix-LM's
+    full attention over prompts of mixed lengths does not allow; here every prompt is
+    prefilled whole (big_vision's way).
 
     Args:
         backbone: a `PaliGemmaBackbone`.

@@ -29,7 +29,7 @@ def make_attention_mask(input_mask, mask_ar):
     return ops.logical_and(attn, ops.logical_and(valid[:, None, :], valid[:, :, None]))
 
 
-def _tensor(value):
+def as_tensor(value):
     """`value` as a backend tensor (graph-building KerasTensors are kept): no numpy/tensor mix in a call."""
     return value if isinstance(value, keras.KerasTensor) else ops.convert_to_tensor(value)
 
@@ -72,19 +72,19 @@ def standardize_inputs(inputs, extra=()):
             f"PaliGemma inputs need images (one of {IMAGE_KEYS}) and tokens (one of {TOKEN_KEYS}), "
             f"got keys {sorted(inputs)}."
         )
-    tokens = _tensor(tokens)
+    tokens = as_tensor(tokens)
     if len(tokens.shape) != 2:
         raise ValueError(f"PaliGemma tokens must be (batch, text_length), got shape {tuple(tokens.shape)}.")
-    out = {"images": _tensor(images), "tokens": ops.cast(tokens, "int32")}
+    out = {"images": as_tensor(images), "tokens": ops.cast(tokens, "int32")}
     for name in ("mask_ar", "mask_input"):
         value = inputs.get(name)
         if value is None:
             value = ops.ones_like(out["tokens"])
         else:
-            value = _tensor(value)
+            value = as_tensor(value)
             check_like_tokens(name, value, out["tokens"])
         out[name] = ops.cast(value, "int32")
     for name in extra:
         if inputs.get(name) is not None:
-            out[name] = _tensor(inputs[name])
+            out[name] = as_tensor(inputs[name])
     return out

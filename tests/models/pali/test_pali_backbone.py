@@ -60,8 +60,8 @@ def _greedy_cached(backbone, x, steps):
 def test_cached_greedy_decoding_matches_full_recomputation(backbone):
     x, steps = _inputs(), 5
     cached_logits, cached_tokens, cache = _greedy_cached(backbone, x, steps)
-    assert _np(cache["self_kv"]).shape == (2, 2, 2, TARGET, 2, 16)
-    assert _np(cache["cross_kv"]).shape == (2, 2, 2, N_IMAGE + PROMPT, 2, 16)
+    assert [_np(kv).shape for kv in cache["self_kv"]] == [(2, 2, TARGET, 2, 16)] * 2  # one per layer
+    assert [_np(kv).shape for kv in cache["cross_kv"]] == [(2, 2, N_IMAGE + PROMPT, 2, 16)] * 2
     np.testing.assert_array_equal(_np(cache["encoder_mask"])[:, N_IMAGE:], x["encoder_mask"])
     # Full teacher-forced recomputation of [0, generated...]: later positions hold zeros,
     # which the causal decoder never lets earlier positions see (one shape for every step).
